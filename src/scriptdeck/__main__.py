@@ -1,0 +1,5 @@
+"""`python -m scriptdeck` runs the command line."""
+
+from scriptdeck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""What every sub-command needs from the global options: the data dir, the search path, the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from scriptdeck.plugins.registry import Registry
+from scriptdeck.plugins.searchpath import Root, data_dir, search_path
+from scriptdeck.settings.store import DB_NAME, SettingsStore
+
+
+def data_path(args: argparse.Namespace) -> Path:
+    return data_dir(args.data_dir)
+
+
+def roots(args: argparse.Namespace) -> list[Root]:
+    return search_path(args.plugin_path, data_path(args), include_examples=not args.no_examples)
+
+
+def store(args: argparse.Namespace) -> SettingsStore:
+    return SettingsStore(data_path(args) / DB_NAME)
+
+
+def registry(args: argparse.Namespace, settings: SettingsStore | None = None) -> Registry:
+    disabled = settings.disabled_ids() if settings is not None else store(args).disabled_ids()
+    return Registry.discover(roots(args), disabled)
