@@ -1,0 +1,244 @@
+"""Byte links to a machine, opened by URL: ``virtual://``, device paths, pyserial URLs, ``tcp://``.
+
+A transport only moves bytes. ``read(timeout)`` returns what is available (``b""`` on
+timeout) and raises :class:`NotConnectedError` once the link is gone; ``close()`` from
+another thread wakes a blocked ``read``. The sender's one reader thread is its only reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+import serial
+
+from scriptdeck.errors import NotConnectedError, ProtocolError
+
+__all__ = [
+    "FdTransport",
+    "SerialObjectTransport",
+    "SocketTransport",
+    "Transport",
+    "open_transport",
+    "split_url",
+]
+
+# Schemes pyserial's serial_for_url understands (its protocol_* handler modules).
+PYSERIAL_SCHEMES = frozenset({"socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110"})
+
+
+class Transport(Protocol):
+    """What the sender needs from a link."""
+
+    description: str
+
+    def read(self, timeout: float | None) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """``"/dev/ttyUSB0?baud=250000"`` → ``("/dev/ttyUSB0", {"baud": "250000"})``."""
+    base, _, query = url.partition("?")
+    return base, dict(parse_qsl(query, keep_blank_values=True))
+
+
+class FdTransport:
+    """A file descriptor (pty, serial device) read with ``select`` and a wake-up pipe.
+
+    Reading the descriptor directly, not through pyserial's ``read``, costs one
+    ``select`` and one ``read`` per burst instead of several calls per byte.
+    """
+
+    def __init__(self, fd: int, description: str, keep: Any = None) -> None:
+        self.description = description
+        self._fd = fd
+        self._keep = keep  # the pyserial object that owns fd, closed with us
+        self._wake_r, self._wake_w = os.pipe()
+        self._closed = False
+        self._write_lock = threading.Lock()
+
+    def read(self, timeout: float | None) -> bytes:
+        if self._closed:
+            raise NotConnectedError(f"{self.description}: machine disconnected")
+        try:
+            ready, _, _ = select.select([self._fd, self._wake_r], [], [], timeout)
+            if self._wake_r in ready or self._closed:
+                raise NotConnectedError(f"{self.description}: machine disconnected")
+            if not ready:
+                return b""
+            data = os.read(self._fd, 65536)
+        except (OSError, ValueError) as exc:
+            raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
+        if not data:
+            raise NotConnectedError(f"{self.description}: machine disconnected (end of file)")
+        return data
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with self._write_lock:
+            try:
+                while view:
+                    if self._closed:
+                        raise NotConnectedError(f"{self.description}: machine disconnected")
+                    n = os.write(self._fd, view)
+                    view = view[n:]
+            except OSError as exc:
+                raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        # The reader may still be inside select(); it sees the wake byte. Close fds after it left.
+        with self._write_lock:
+            if self._keep is not None:
+                with contextlib.suppress(Exception):
+                    self._keep.close()
+            else:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+
+    def release_wakeup(self) -> None:
+        """Close the wake-up pipe; called by the reader thread once it has stopped."""
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class SocketTransport(FdTransport):
+    """Plain TCP (``tcp://host:port``), e.g. a serial-to-network bridge."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise NotConnectedError(f"tcp://{host}:{port}: cannot connect ({exc})") from exc
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        super().__init__(sock.fileno(), f"tcp://{host}:{port}", keep=sock)
+
+
+class SerialObjectTransport:
+    """Any pyserial-like object (``read``/``write``/``close``, a ``timeout``): pyserial URL
+    handlers without a file descriptor (``socket://``, ``loop://``, ``rfc2217://``) and
+    foreign simulators such as OctoPrint's ``VirtualPrinter``.
+
+    These objects only offer reads with a timeout, so ``read`` waits in slices of
+    ``slice_s`` to notice ``close()``; it never sleeps.
+    """
+
+    def __init__(self, obj: Any, description: str, slice_s: float = 0.1, use_readline: bool = False) -> None:
+        self.description = description
+        self._obj = obj
+        self._slice = slice_s
+        self._closed = False
+        self._use_readline = use_readline
+        self._write_lock = threading.Lock()
+        with contextlib.suppress(Exception):
+            obj.timeout = slice_s
+
+    def read(self, timeout: float | None) -> bytes:
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._closed:
+                raise NotConnectedError(f"{self.description}: machine disconnected")
+            try:
+                if self._use_readline:
+                    data = self._obj.readline()
+                else:
+                    waiting = getattr(self._obj, "in_waiting", 0) or 0
+                    data = self._obj.read(max(1, waiting))
+            except Exception as exc:
+                if self._closed:
+                    raise NotConnectedError(f"{self.description}: machine disconnected") from exc
+                raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
+            if data:
+                return bytes(data) if not isinstance(data, str) else data.encode()
+            if deadline is not None and time.monotonic() >= deadline:
+                return b""
+
+    def write(self, data: bytes) -> None:
+        with self._write_lock:
+            if self._closed:
+                raise NotConnectedError(f"{self.description}: machine disconnected")
+            try:
+                self._obj.write(data)
+            except Exception as exc:
+                raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._obj.close()
+
+
+def _int_option(options: dict[str, str], key: str, default: int, url: str) -> int:
+    raw = options.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ProtocolError(f"machine URL {url!r}: option {key!r} has value {raw!r}; not a valid int") from None
+
+
+def open_transport(url: str) -> Transport:
+    """Open a link by URL.
+
+    - ``virtual://?buffer=16&advanced_ok=1`` — the built-in simulator (see ``virtual.py``)
+    - ``/dev/ttyUSB0?baud=250000``, ``COM3?baud=115200`` — a serial device (default 115200)
+    - ``socket://host:port``, ``rfc2217://host:port``, ``loop://`` — any pyserial URL
+    - ``tcp://host:port`` — a plain TCP stream
+    """
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme == "virtual":
+        from scriptdeck.machine.virtual import VirtualTransport
+
+        return VirtualTransport.from_url(url)
+    if scheme == "tcp":
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.port:
+            raise ProtocolError(f"machine URL {url!r}: expected tcp://HOST:PORT")
+        return SocketTransport(parts.hostname, parts.port)
+    if scheme in PYSERIAL_SCHEMES:
+        base, options = split_url(url) if scheme == "loop" else (url, {})
+        baud = _int_option(options, "baud", 115200, url)
+        try:
+            obj = serial.serial_for_url(base if scheme == "loop" else url, baudrate=baud, timeout=0.1)
+        except (serial.SerialException, ValueError) as exc:
+            raise NotConnectedError(f"{url}: cannot open ({exc})") from exc
+        return SerialObjectTransport(obj, url)
+    if scheme:
+        raise ProtocolError(
+            f"machine URL {url!r}: unknown scheme {scheme!r}; expected virtual://, tcp://, a device path "
+            f"or one of pyserial's {sorted(PYSERIAL_SCHEMES)}"
+        )
+    path, options = split_url(url)
+    unknown = set(options) - {"baud"}
+    if unknown:
+        raise ProtocolError(f"machine URL {url!r}: unknown option(s) {sorted(unknown)}; a device path accepts 'baud'")
+    baud = _int_option(options, "baud", 115200, url)
+    try:
+        port = serial.Serial(path, baudrate=baud, timeout=0, write_timeout=None)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        raise NotConnectedError(f"{path}: cannot open ({exc})") from exc
+    fd = getattr(port, "fd", None)
+    if isinstance(fd, int):
+        os.set_blocking(fd, True)
+        return FdTransport(fd, f"{path}?baud={baud}", keep=port)
+    return SerialObjectTransport(port, f"{path}?baud={baud}")
