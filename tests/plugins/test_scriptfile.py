@@ -523,3 +523,39 @@ def test_script_prints_do_not_corrupt_the_report(tmp_path: Path) -> None:
     plugin = load(tmp_path, text)
     assert plugin.status == PluginStatus.OK, plugin.errors
     assert plugin.services[0].settings.defaults() == {"a": 4}
+
+
+# -- the shipped example scripts ----------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
+
+
+@pytest.mark.parametrize("name", ["purge_line", "nozzle_height_test"])
+def test_shipped_example_scripts_load_cleanly_and_run(name: str) -> None:
+    import importlib.util
+    import io
+    import logging
+
+    from mecode import G
+
+    path = EXAMPLES / f"{name}.py"
+    plugin = load_script_file(path, EXAMPLES)
+    assert plugin is not None and plugin.status == PluginStatus.OK, plugin and plugin.errors
+    assert plugin.id == name and plugin.warnings == [] and plugin.description
+    [service] = plugin.services
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = io.StringIO()
+    g = G(outfile=out, print_lines=False, setup=False)
+    script = getattr(module, service.script.function if service.script else "")
+    result = script(g, logging.getLogger(name), service.settings.defaults()).run()
+    gcode = out.getvalue()
+    assert "M109 S210" in gcode and "G28" in gcode and " E" in gcode
+    if name == "purge_line":
+        assert result == (True, {"x_start": 8.5})
+        assert service.commands is not None
+        assert getattr(module, service.commands.function)(service.settings.defaults()) == ["M155 S2"]
+    else:
+        assert result["success"] is True and "pad 5: +0.100" in result["success_message"]
