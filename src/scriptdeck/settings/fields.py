@@ -21,6 +21,9 @@ SETTING_TYPES: tuple[str, ...] = ("info", "bool", "int", "float", "string", "cho
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+# Text forms of numbers: ASCII only, so "1_000", "١٢" or " 1e3 " with odd digits do not sneak through int()/float().
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _KNOWN_KEYS = ("name", "type", "label", "description", "default", "min", "max", "choices")
 
 
@@ -28,7 +31,7 @@ def describe(value: object) -> str:
     """A value as it appears in messages: JSON when possible, so strings keep their quotes."""
     try:
         text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -112,15 +115,15 @@ class SettingField:
             raise SettingsError(f"{name}: expected a boolean (true/false), got {describe(text)}")
         if self.type == "int":
             try:
+                if not _INT_TEXT.fullmatch(stripped):
+                    raise ValueError(stripped)
                 return int(stripped, 10)
-            except ValueError:
+            except ValueError:  # also Python's limit on the digits of an integer
                 raise SettingsError(f"{name}: expected an integer, got {describe(text)}") from None
         if self.type == "float":
-            try:
-                number = float(stripped)
-            except ValueError:
-                raise SettingsError(f"{name}: expected a number, got {describe(text)}") from None
-            return number
+            if not _FLOAT_TEXT.fullmatch(stripped):
+                raise SettingsError(f"{name}: expected a number, got {describe(text)}")
+            return float(stripped)
         if self.type == "choice":
             for choice in self.choices:
                 if isinstance(choice.value, str):
@@ -152,7 +155,10 @@ class SettingField:
         if kind == "float":
             if not _is_number(value):
                 raise SettingsError(f"{name}: expected a number, got {describe(value)}")
-            number = float(value)  # type: ignore[arg-type]
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except OverflowError:  # an integer beyond the range of a float
+                number = math.inf
             if not math.isfinite(number):
                 raise SettingsError(f"{name}: expected a finite number, got {describe(value)}")
             self._check_range(number, name)
@@ -297,10 +303,17 @@ class _FieldParse:
         value = self.raw.get(key)
         if value is None:
             return None
-        if not _is_number(value) or not math.isfinite(float(value)):
+        if not _is_number(value):
             self.error(key, f"expected a number, got {describe(value)}")
             return None
-        return value  # type: ignore[no-any-return]
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:  # an integer with hundreds of digits
+            finite = False
+        if not finite:
+            self.error(key, f"expected a finite number, got {describe(value)}")
+            return None
+        return value
 
 
 def parse_field(raw: object, path: str) -> tuple[SettingField | None, list[Problem]]:
@@ -341,7 +354,8 @@ def parse_field(raw: object, path: str) -> tuple[SettingField | None, list[Probl
         default = choices[0].value if kind == "choice" and choices else _ZERO[kind] if kind in _ZERO else None
         if kind in ("int", "float") and default is not None:
             default = _clamp(default, low, high)
-            default = int(default) if kind == "int" else float(default)
+            # An int setting with `min: 0.5` must not default to int(0.5) == 0, below its minimum.
+            default = (math.ceil(default) if default == low else math.floor(default)) if kind == "int" else float(default)
     else:
         try:
             default = draft.validate(default, where="default")
