@@ -51,6 +51,18 @@ def test_seed_hello_world_example_loads_cleanly() -> None:
     assert service.settings.defaults() == {"greeting": "Hello World"}
 
 
+def test_printer_setup_example_uses_every_setting_type_and_both_icon_kinds() -> None:
+    folder = Path(__file__).parents[2] / "examples" / "plugins" / "PrinterSetup"
+    plugin = load_manifest(folder, folder.parent)
+    assert (plugin.errors, plugin.warnings, plugin.status) == ([], [], PluginStatus.OK)
+    types = {f.type for s in plugin.services for f in s.settings}
+    assert types == {"info", "bool", "int", "float", "string", "choice", "color"}
+    choices = [f for s in plugin.services for f in s.settings if f.type == "choice"]
+    assert {type(f.choices[0].label) for f in choices} == {str} and len(choices) == 2
+    assert plugin.services[0].icon == str((folder / "icon.svg").resolve())
+    assert plugin.services[1].icon.startswith("theme:")
+
+
 def test_name_defaults_to_the_plugin_id(folders: Any) -> None:
     plugin = folders.load(folders.manifest())
     assert (plugin.name, plugin.version, plugin.description, plugin.author) == ("Hello", 0, "", "")
