@@ -1,0 +1,351 @@
+"""The shipped format and action plugins (SvgImport, CsvPoints, PostProcess), called directly.
+
+Each plugin function is imported from its folder and called with a real GcodeDocument and
+small fakes for `window`, `file` and `import_export`, exactly as the worker calls it. The
+end-to-end runs through the host are in tests/cli/test_convert.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from scriptdeck.document.gcode import GcodeDocument
+from scriptdeck.plugins.manifest import load_manifest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
+
+
+def plugin_module(folder: str, module: str) -> ModuleType:
+    path = EXAMPLES / folder / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"_example_{folder}_{module}", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class FakeWindow:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def warning(self, message: str, title: str = "") -> None:
+        self.messages.append(("warning", message))
+
+    def information(self, message: str, title: str = "") -> None:
+        self.messages.append(("information", message))
+
+    def error(self, message: str, title: str = "") -> None:
+        self.messages.append(("error", message))
+
+
+class FakeImportExport:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self.progress_max: int | None = None
+        self.progress_values: list[int] = []
+
+    def error(self, message: str) -> None:
+        self.messages.append(("error", message))
+
+    def warning(self, message: str) -> None:
+        self.messages.append(("warning", message))
+
+    def information(self, message: str) -> None:
+        self.messages.append(("information", message))
+
+    def progress_max_changed(self, n: int) -> None:
+        self.progress_max = n
+
+    def progress(self, n: int) -> None:
+        self.progress_values.append(n)
+
+    def levels(self, level: str) -> list[str]:
+        return [m for lv, m in self.messages if lv == level]
+
+
+@pytest.fixture(scope="module")
+def svg() -> ModuleType:
+    return plugin_module("SvgImport", "svg_import")
+
+
+@pytest.fixture(scope="module")
+def csvp() -> ModuleType:
+    return plugin_module("CsvPoints", "csv_points")
+
+
+def defaults(folder: str, service_index: int, direction: str | None = None) -> dict[str, Any]:
+    plugin = load_manifest(EXAMPLES / folder, EXAMPLES)
+    assert plugin.errors == [] and plugin.warnings == []
+    return plugin.services[service_index].settings_for(direction).defaults()
+
+
+def test_example_manifests_load_cleanly() -> None:
+    ids = []
+    for folder in ("SvgImport", "CsvPoints", "PostProcess"):
+        plugin = load_manifest(EXAMPLES / folder, EXAMPLES)
+        assert plugin.errors == [] and plugin.warnings == [], (folder, plugin.errors, plugin.warnings)
+        assert (EXAMPLES / folder / "README.md").is_file()
+        ids += [s.id for s in plugin.services]
+    assert ids == [
+        "SvgImport/svg", "CsvPoints/csv",
+        "PostProcess/pause-at-height", "PostProcess/scale-and-translate", "PostProcess/search-and-replace",
+    ]
+
+
+# -- SvgImport -----------------------------------------------------------------------------------
+
+SQUARE_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="100mm" height="50mm" viewBox="0 0 100 50">
+  <g transform="translate(10,0)"><rect x="0" y="0" width="20" height="10"/></g>
+</svg>"""
+
+CIRCLE_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="40mm" height="40mm" viewBox="0 0 40 40">
+  <circle cx="20" cy="20" r="10"/><text x="1" y="1">label</text>
+</svg>"""
+
+
+def moves(lines: list[str]) -> list[tuple[str, float, float]]:
+    doc = GcodeDocument.from_text("\n".join(lines))
+    return [(ln.command, ln.get("X"), ln.get("Y")) for ln in doc if ln.command in ("G0", "G1") and ln.get("X") is not None]
+
+
+def test_svg_rectangle_is_transformed_and_y_flipped(svg: ModuleType) -> None:
+    lines = svg.svg_to_gcode(SQUARE_SVG, defaults("SvgImport", 0, "open"))
+    # translate(10,0) applied; the page is 50 mm high, so SVG y=0 is machine Y=50.
+    assert moves(lines) == [
+        ("G0", 10.0, 50.0), ("G1", 30.0, 50.0), ("G1", 30.0, 40.0), ("G1", 10.0, 40.0), ("G1", 10.0, 50.0),
+    ]
+    assert "G0 Z2" in lines and "G0 Z0" in lines  # the default pen up / pen down
+    assert lines.index("G0 Z0") < next(i for i, ln in enumerate(lines) if ln.startswith("G1"))
+
+
+def test_svg_scale_pen_commands_and_feed(svg: ModuleType) -> None:
+    settings = {**defaults("SvgImport", 0, "open"), "scale": 2.0, "pen_up": "M5|G4 P100",
+                "pen_down": "M3 S1000", "feed_rate": 600.0}
+    lines = svg.svg_to_gcode(SQUARE_SVG, settings)
+    assert moves(lines)[1] == ("G1", 60.0, 100.0)
+    assert lines.count("M5") == 2 and lines.count("G4 P100") == 2 and lines.count("M3 S1000") == 1
+    assert next(ln for ln in lines if ln.startswith("G1")).endswith("F600")
+
+
+@pytest.mark.parametrize("tolerance", [0.5, 0.05, 0.005])
+def test_svg_curves_stay_within_the_tolerance(svg: ModuleType, tolerance: float) -> None:
+    settings = {**defaults("SvgImport", 0, "open"), "curve_tolerance": tolerance}
+    warnings: list[str] = []
+    points = [(x, y) for _, x, y in moves(svg.svg_to_gcode(CIRCLE_SVG, settings, warn=warnings.append))]
+    assert all(abs(((x - 20) ** 2 + (y - 20) ** 2) ** 0.5 - 10) < 1e-3 for x, y in points)
+    # every chord's midpoint is within the tolerance of the circle (3 decimals of rounding allowed)
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        assert 10 - ((mx - 20) ** 2 + (my - 20) ** 2) ** 0.5 <= tolerance + 2e-3
+    assert any("text is not drawn" in w for w in warnings)
+
+
+def test_svg_open_fills_the_document_and_reports_progress(svg: ModuleType) -> None:
+    doc, ie, window = GcodeDocument(), FakeImportExport(), FakeWindow()
+    svg.open_svg(window, doc, io.BytesIO(SQUARE_SVG), "square.svg", ie, defaults("SvgImport", 0, "open"))
+    assert ie.levels("error") == []
+    assert doc.find("G1") and doc[0].raw.startswith("; square.svg")
+    assert ie.progress_max == 1 and ie.progress_values[-1] == 1
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"<svg", "not a readable SVG"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>', "no visible paths"),
+])
+def test_svg_errors_go_to_import_export(svg: ModuleType, data: bytes, message: str) -> None:
+    doc, ie = GcodeDocument(), FakeImportExport()
+    svg.open_svg(FakeWindow(), doc, io.BytesIO(data), "bad.svg", ie, defaults("SvgImport", 0, "open"))
+    assert len(ie.levels("error")) == 1 and message in ie.levels("error")[0]
+    assert len(doc) == 0
+
+
+# -- CsvPoints -----------------------------------------------------------------------------------
+
+
+def test_csv_open_header_runs_and_z(csvp: ModuleType) -> None:
+    doc, ie = GcodeDocument(), FakeImportExport()
+    data = b"X;Y;Z\n0;0;0.2\n10;0;0.2\n\n20;5;1\n"
+    csvp.open_csv(FakeWindow(), doc, io.BytesIO(data), "p.csv", ie, defaults("CsvPoints", 0, "open"))
+    assert ie.messages == []
+    assert [ln.raw for ln in doc if ln.command in ("G0", "G1")] == [
+        "G0 X0 Y0 Z0.2 F3000", "G1 X10 Y0 Z0.2 F1000", "G0 X20 Y5 Z1 F3000",
+    ]
+
+
+def test_csv_open_reports_every_bad_row_and_leaves_the_document_empty(csvp: ModuleType) -> None:
+    doc, ie = GcodeDocument(), FakeImportExport()
+    csvp.open_csv(FakeWindow(), doc, io.BytesIO(b"1,2\nx,2\n3\n4,5\n"), "p.csv", ie, defaults("CsvPoints", 0, "open"))
+    assert ie.levels("error") == ["p.csv:2: not a number in 'x,2'", "p.csv:3: needs at least an x and a y value"]
+    assert len(doc) == 0
+
+
+def test_csv_round_trip_keeps_points_and_runs(csvp: ModuleType) -> None:
+    text = "x,y,z\n0,0,0\n10,0,0\n10,10,0\n\n20,20,1.5\n30,30,1.5\n"
+    doc = GcodeDocument()
+    csvp.open_csv(FakeWindow(), doc, io.BytesIO(text.encode()), "p.csv", FakeImportExport(), defaults("CsvPoints", 0, "open"))
+    out = io.BytesIO()
+    csvp.save_csv(FakeWindow(), doc, out, "p.csv", FakeImportExport(), defaults("CsvPoints", 0, "save"))
+    assert out.getvalue().decode() == text
+
+
+def test_csv_save_of_a_print_uses_extruding_moves_relative_and_inches(csvp: ModuleType) -> None:
+    doc = GcodeDocument.from_text(
+        "G28\nG1 Z0.2 F600\nG0 X10 Y10\nG1 X20 E1\nG1 Y20 E2\nG1 X30 ; no E: a travel\nG91\nG1 X-5 E0.5\n"
+        "G90\nG20\nG0 X1 Y1\nG1 X2 E3\n"
+    )
+    out = io.BytesIO()
+    settings = {**defaults("CsvPoints", 0, "save"), "include_z": False, "header": False}
+    csvp.save_csv(FakeWindow(), doc, out, "p.csv", FakeImportExport(), settings)
+    assert out.getvalue().decode() == "10,10\n20,10\n20,20\n\n30,20\n25,20\n\n25.4,25.4\n50.8,25.4\n"
+
+
+def test_csv_save_of_an_empty_document_warns(csvp: ModuleType) -> None:
+    out, ie = io.BytesIO(), FakeImportExport()
+    csvp.save_csv(FakeWindow(), GcodeDocument.from_text("; nothing\n"), out, "p.csv", ie, defaults("CsvPoints", 0, "save"))
+    assert out.getvalue() == b"x,y,z\n" and "no moves" in ie.levels("warning")[0]
+
+
+# -- PostProcess: search and replace -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def search() -> ModuleType:
+    return plugin_module("PostProcess", "search_replace")
+
+
+@pytest.fixture(scope="module")
+def transform() -> ModuleType:
+    return plugin_module("PostProcess", "scale_translate")
+
+
+@pytest.fixture(scope="module")
+def pause() -> ModuleType:
+    return plugin_module("PostProcess", "pause_at_height")
+
+
+def test_search_replace_regex_groups_and_line_endings_kept(search: ModuleType) -> None:
+    doc = GcodeDocument.from_text("M104 S200\r\nG1 X1\r\nM104 S210 ; hot\r\n")
+    window = FakeWindow()
+    settings = {**defaults("PostProcess", 2), "find": r"^M104 S(\d+)", "replace": r"M104 S\1 T0"}
+    search.search_replace(window, doc, settings)
+    assert doc.text == "M104 S200 T0\r\nG1 X1\r\nM104 S210 T0 ; hot\r\n"
+    assert window.messages == [("information", "2 replacements on 2 lines")]
+
+
+def test_search_replace_newline_splits_a_line_and_plain_text_mode(search: ModuleType) -> None:
+    doc = GcodeDocument.from_text("M104 S200\nM140 S60\nG1 X1 (a.b)\n")
+    search.search_replace(FakeWindow(), doc, {**defaults("PostProcess", 2), "find": r"M104 (S\d+)",
+                                              "replace": r"M104 \1\nM109 \1"})
+    search.search_replace(FakeWindow(), doc, {**defaults("PostProcess", 2), "find": "(a.b)", "replace": r"(\1)",
+                                              "regex": False})
+    assert doc.text == "M104 S200\nM109 S200\nM140 S60\nG1 X1 (\\1)\n"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"find": "G1 (X"}, r"find 'G1 \(X' is not a valid regular expression: missing \), unterminated subpattern"),
+    ({"find": "G1", "replace": r"\2"}, r"replace '\\\\2' is not a valid replacement \(line 1\): invalid group reference 2"),
+    ({"find": ""}, "find is empty"),
+])
+def test_search_replace_errors_leave_the_document_alone(search: ModuleType, settings: dict[str, Any], message: str) -> None:
+    doc = GcodeDocument.from_text("G1 X1\nG1 X2\n")
+    with pytest.raises(ValueError, match=message):
+        search.search_replace(FakeWindow(), doc, {**defaults("PostProcess", 2), **settings})
+    assert doc.text == "G1 X1\nG1 X2\n" and not doc.changed
+
+
+def test_search_replace_without_a_match_says_so(search: ModuleType) -> None:
+    doc, window = GcodeDocument.from_text("G1 X1\n"), FakeWindow()
+    search.search_replace(window, doc, {**defaults("PostProcess", 2), "find": "M600", "ignore_case": True})
+    assert window.messages == [("information", "no line matches 'M600'")] and not doc.changed
+
+
+# -- PostProcess: scale and translate ------------------------------------------------------------
+
+PRINT = (
+    "; a small print\nG21\nG90\nM82\nG28\nG92 E0\nG1 Z0.2 F600\nG0 X10 Y10\nG1 X20 Y10 E1.5 F1200 ; wall\n"
+    "G2 X30 Y20 I10 J0 E3\nG91\nG1 X-5 Y0 E0.5\nG90\nG1 Z0.4\nG0 X10.5 Y10\n"
+)
+
+
+def test_scale_and_translate_absolute_relative_arcs_and_extrusion(transform: ModuleType) -> None:
+    doc, window = GcodeDocument.from_text(PRINT), FakeWindow()
+    settings = {**defaults("PostProcess", 1), "scale_x": 2.0, "scale_y": 2.0, "offset_x": 5.0, "offset_y": -5.0}
+    transform.scale_translate(window, doc, settings)
+    got = [ln.raw for ln in doc]
+    assert got[7] == "G0 X25 Y15"
+    assert got[8] == "G1 X45 Y15 E3 F1200 ; wall"  # E doubled: paths are twice as long
+    assert got[9] == "G2 X65 Y35 I20 J0 E6"
+    assert got[11] == "G1 X-10 Y0 E1"  # relative: scaled, not moved
+    assert got[6] == "G1 Z0.2 F600" and got[5] == "G92 E0"  # Z scale 1, E 0 stays 0
+    assert doc.text.endswith("G0 X26 Y15\n")
+    assert "lines transformed" in window.messages[0][1]
+
+
+def test_scale_and_translate_refuses_to_leave_the_bed(transform: ModuleType) -> None:
+    doc = GcodeDocument.from_text(PRINT)
+    settings = {**defaults("PostProcess", 1), "offset_x": 200.0}
+    with pytest.raises(ValueError, match=r"does not fit the bed: X would span 210\.00\.\.230\.00 mm but the bed is "
+                                         r"0\.\.220 mm \(first outside: line 10: G2 X30 Y20 I10 J0 E3\)"):
+        transform.scale_translate(FakeWindow(), doc, settings)
+    assert doc.text == PRINT and not doc.changed
+    transform.scale_translate(FakeWindow(), doc, {**settings, "check_bed": False})
+    assert doc.changed
+
+
+def test_scale_and_translate_non_uniform_arc_is_refused(transform: ModuleType) -> None:
+    doc = GcodeDocument.from_text(PRINT)
+    with pytest.raises(ValueError, match=r"line 10 is an arc"):
+        transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "scale_x": 2.0})
+
+
+def test_scale_and_translate_inch_file_offsets_in_mm(transform: ModuleType) -> None:
+    doc = GcodeDocument.from_text("G20\nG90\nG0 X1 Y1\n")
+    transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "offset_x": 25.4})
+    assert doc.text == "G20\nG90\nG0 X2 Y1\n"
+
+
+# -- PostProcess: pause at height ----------------------------------------------------------------
+
+LAYERS = (
+    ";FLAVOR:Marlin\nG28\n;LAYER:0\nG1 Z0.2 F600\nG1 X10 Y10 E1\n;LAYER:1\nG1 Z0.4\nG1 X20 E2\n"
+    ";LAYER:2\nG1 Z0.6\nG1 X10 E3\n"
+)
+
+
+def test_pause_at_height_inserts_before_the_first_layer_at_or_above_z(pause: ModuleType) -> None:
+    doc, window = GcodeDocument.from_text(LAYERS), FakeWindow()
+    pause.pause_at_height(window, doc, {**defaults("PostProcess", 0), "z": 0.3, "command": "M600", "message": ""})
+    lines = [ln.raw for ln in doc]
+    start = lines.index(";LAYER:1")
+    assert lines[start - 2 : start] == [";PAUSE_AT_HEIGHT Z=0.3 (scriptdeck PostProcess)", "M600"]
+    assert "M600 inserted before layer 1" in window.messages[0][1]
+
+
+def test_pause_at_height_exact_z_message_and_custom(pause: ModuleType) -> None:
+    doc = GcodeDocument.from_text(LAYERS)
+    pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), "z": 0.6})
+    assert "M117 Paused - press to resume\nM0 Paused - press to resume\n;LAYER:2" in doc.text
+    doc = GcodeDocument.from_text(LAYERS)
+    pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), "z": 0.2, "command": "custom",
+                                              "custom_gcode": "G91|G1 Z10|G90|M0", "message": ""})
+    assert "G91\nG1 Z10\nG90\nM0\n;LAYER:0" in doc.text
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"z": 5.0}, r"no layer at or above Z=5 mm; the highest layer is at Z=0\.6 mm"),
+    ({"command": "custom", "custom_gcode": " | "}, "custom_gcode is empty"),
+])
+def test_pause_at_height_errors(pause: ModuleType, settings: dict[str, Any], message: str) -> None:
+    doc = GcodeDocument.from_text(LAYERS)
+    with pytest.raises(ValueError, match=message):
+        pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), **settings})
+    assert not doc.changed
