@@ -18,6 +18,7 @@ from scriptdeck.errors import RunError, ScriptdeckError, UserError
 # Sub-command modules, in the order `scriptdeck --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "scriptdeck.cli.discovery",
+    "scriptdeck.cli.run",
 )
 
 

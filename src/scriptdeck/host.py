@@ -1,0 +1,211 @@
+"""`scriptdeck.Host`: the Python API — plugins found, settings stored, services run, events announced.
+
+The CLI and the web dashboard are both built on this class::
+
+    from scriptdeck import Host
+
+    with Host(plugin_paths=["./my-plugins"]) as host:
+        result = host.run("HelloWorld", settings={"greeting": "hi"})
+        print(result.outcome, [m["message"] for m in result.messages])
+
+Blocking use: `run()`. Non-blocking use (a web request starts a run, events report its
+progress, another request cancels it or answers its questions): `start()`, `wait()`,
+`cancel()`, `answer()`, and `events` (`subscribe()` or ``async for e in host.events.stream()``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scriptdeck.plugins.registry import Registry
+from scriptdeck.plugins.searchpath import data_dir as resolve_data_dir
+from scriptdeck.plugins.searchpath import search_path
+from scriptdeck.runtime import events as ev
+from scriptdeck.runtime.history import History
+from scriptdeck.runtime.pool import WorkerPool
+from scriptdeck.runtime.results import RunResult
+from scriptdeck.runtime.runner import PortFactory, Runner, RunRequest
+from scriptdeck.runtime.ui import FutureWindow, RecordingWindow, Window
+from scriptdeck.settings.store import DB_NAME, SettingsStore
+
+DocumentLike = Any  # a GcodeDocument, G-code text, or None
+
+
+def _document_text(document: DocumentLike) -> str | None:
+    if document is None:
+        return None
+    if isinstance(document, str):
+        return document
+    if isinstance(document, bytes | bytearray):
+        from scriptdeck.document.gcode import GcodeDocument
+
+        return GcodeDocument.from_bytes(bytes(document)).text
+    return str(document.text)
+
+
+class Host:
+    """One scriptdeck host: registry + settings store + run history + event bus + runner.
+
+    Parameters:
+        data_dir: where `scriptdeck.sqlite3`, `plugins/` and `scripts/` live (default: `$SCRIPTDECK_HOME`,
+            else the user data dir).
+        plugin_paths: extra plugin roots, searched first.
+        include_examples: also offer the shipped example plugins.
+        machine_url: the machine automation scripts drive (`virtual://`, a serial URL...).
+        port_factory: advanced/tests — `(machine_url, owner) -> printer port` for `g`; default: the machine
+            layer's lease when available, else a recorder that answers `ok`.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        plugin_paths: Sequence[str | os.PathLike[str]] = (),
+        include_examples: bool = True,
+        machine_url: str = "virtual://",
+        *,
+        port_factory: PortFactory | None = None,
+        warm: bool = True,
+    ) -> None:
+        self.data_dir: Path = resolve_data_dir(data_dir)
+        self.plugin_paths = list(plugin_paths)
+        self.include_examples = include_examples
+        self.machine_url = machine_url
+        db = self.data_dir / DB_NAME
+        self.store = SettingsStore(db)
+        self.history = History(db)
+        self.history.mark_interrupted()
+        self.events = ev.EventBus()
+        self._registry_lock = threading.Lock()
+        self.registry = self._discover()
+        self._pool = WorkerPool()
+        self._runner = Runner(self.store, self.history, self.events, pool=self._pool, port_factory=port_factory)
+        self._closed = False
+        if warm:
+            self._pool.warm_up()
+
+    # -- plugins -----------------------------------------------------------------------------------
+
+    def _discover(self) -> Registry:
+        roots = search_path(self.plugin_paths, self.data_dir, include_examples=self.include_examples)
+        return Registry.discover(roots, self.store.disabled_ids())
+
+    def reload(self) -> Registry:
+        """Discover plugins again (after files changed, or enable/disable); fires `PluginsChanged`."""
+        with self._registry_lock:
+            self.registry = self._discover()
+        self.events.publish(ev.PLUGINS_CHANGED, {
+            "plugins": [p.id for p in self.registry.winners()],
+            "services": [s.id for s in self.registry.services()],
+        })
+        return self.registry
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        service_ref: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        document: DocumentLike = None,
+        direction: str | None = None,
+        file: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        window: Window | None = None,
+        use_last_used: bool = True,
+        machine: str | None = None,
+    ) -> RunRequest:
+        """Validate a run without starting it (raises UserError: unknown service, bad setting...)."""
+        plugin, service = self.registry.find_service(service_ref)
+        return self._runner.prepare(
+            plugin, service, settings=settings, document_text=_document_text(document), direction=direction,
+            file=file, timeout=timeout, window=window, use_last_used=use_last_used,
+            machine=machine or self.machine_url,
+        )
+
+    def start(self, service_ref: str, *, window: Window | None = None, **options: Any) -> str:
+        """Start a run in the background and return its run id (options as for `run`).
+
+        The default window is a `FutureWindow`: a plugin's question waits (a `RunPrompt` event
+        announces it) until `answer()` is called or the run is cancelled.
+        Raises UserError for bad input and AlreadyRunningError when the machine is busy with
+        another automation script — in both cases nothing started.
+        """
+        request = self.prepare(service_ref, window=window or FutureWindow(), **options)
+        document = options.get("document")
+        on_done = None
+        if document is not None and hasattr(document, "assign"):
+            label = request.service.label
+
+            def on_done(result: RunResult) -> None:
+                # The caller's GcodeDocument gets the plugin's change as one undoable step.
+                if result.document_text is not None:
+                    document.assign(result.document_text, label)
+
+        return self._runner.start(request, on_done=on_done)
+
+    def run(
+        self,
+        service_ref: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        document: DocumentLike = None,
+        direction: str | None = None,
+        file: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        window: Window | None = None,
+        use_last_used: bool = True,
+        machine: str | None = None,
+    ) -> RunResult:
+        """Run a service and wait for it; returns its `RunResult` (it does not raise for a failed run).
+
+        - `settings`: per-run values over the stored (and, for actions/formats, last-used) ones;
+          text values are parsed as on the command line.
+        - `document`: the G-code job for actions and format saves (a `GcodeDocument` is updated in
+          place, as one undoable step; the new text is also in `result.document_text`).
+        - `direction` and `file`: for formats, "open" (read `file`) or "save" (write `file`).
+        - `timeout`: seconds; default none for automation, 60 for actions and formats; 0 = none.
+        - `window`: where messages and questions go (default: a `RecordingWindow` answering defaults).
+        - `use_last_used=False`: start from the declared defaults (`--defaults`).
+        """
+        run_id = self.start(
+            service_ref, settings=settings, document=document, direction=direction, file=file, timeout=timeout,
+            window=window or RecordingWindow(), use_last_used=use_last_used, machine=machine,
+        )
+        return self.wait(run_id)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunResult:
+        """Wait for a run started with `start()`; the result stays available after it ended."""
+        return self._runner.wait(run_id, timeout)
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run: its worker is killed (SIGTERM, SIGKILL after 2 s); it ends as cancelled."""
+        return self._runner.cancel(run_id)
+
+    def answer(self, run_id: str, request_id: str, value: Any) -> bool:
+        """Answer a `RunPrompt` (question: bool; choose_option: the option's index)."""
+        return self._runner.answer(run_id, request_id, value)
+
+    def active_runs(self) -> list[str]:
+        """Run ids still running."""
+        return self._runner.active()
+
+    # -- lifetime ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Cancel runs still going, stop the worker processes, close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self._runner.close()
+        self.history.close()
+        self.store.close()
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,249 @@
+"""Judging a run: what its messages mean, which events it fires, how it ends, what history keeps.
+
+One `Judge` per run, used only from that run's host thread (so its events come in order).
+Event sequences, by kind::
+
+    automation  AutomationScriptStarted, (AutomationScriptStatusChanged | RunLog | ...)*,
+                then one of AutomationScriptFinished / Failed / Error / Cancelled
+    action      ActionStarted, ..., ActionFinished / ActionError / ActionCancelled
+    format      FormatStarted, ..., FormatOpened / FormatSaved / FormatFailed / FormatError / FormatCancelled
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scriptdeck.plugins.model import ServiceKind
+from scriptdeck.runtime import events as ev
+from scriptdeck.runtime.protocol import Outcome
+from scriptdeck.runtime.results import RunResult, coerce_returned, read_automation_return
+
+if TYPE_CHECKING:
+    from scriptdeck.runtime.runner import ActiveRun, Runner
+    from scriptdeck.runtime.ui import Prompt
+
+_FINAL = {
+    ServiceKind.AUTOMATION: {"finished": ev.AUTOMATION_FINISHED, "failed": ev.AUTOMATION_FAILED,
+                             "error": ev.AUTOMATION_ERROR, "cancelled": ev.AUTOMATION_CANCELLED},
+    ServiceKind.ACTION: {"finished": ev.ACTION_FINISHED, "failed": ev.ACTION_ERROR,
+                         "error": ev.ACTION_ERROR, "cancelled": ev.ACTION_CANCELLED},
+    ServiceKind.FORMAT: {"finished": ev.FORMAT_SAVED, "failed": ev.FORMAT_FAILED,
+                         "error": ev.FORMAT_ERROR, "cancelled": ev.FORMAT_CANCELLED},
+}
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the worker process stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the worker process died: killed by {name} (exit status {code})"
+    return f"the worker process died with exit status {code}"
+
+
+class Judge:
+    def __init__(self, runner: Runner, run: ActiveRun) -> None:
+        self.runner = runner
+        self.run = run
+        request = run.request
+        self.service = request.service
+        self.kind = self.service.kind
+        self.result = RunResult(request.run_id, self.service.id, str(self.kind), "running",
+                                title=self.service.label, direction=request.job.direction,
+                                settings=dict(request.job.settings))
+        self._error_type: str | None = None
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def _base(self) -> dict[str, Any]:
+        if self.kind == ServiceKind.AUTOMATION:
+            return {"id": self.service.id, "title": self.service.label}
+        base: dict[str, Any] = {"id": self.service.id, "label": self.service.label}
+        if self.kind == ServiceKind.FORMAT:
+            base["direction"] = self.result.direction
+            base["filename"] = self.run.request.job.filename
+        return base
+
+    def publish(self, name: str, extra: dict[str, Any] | None = None) -> None:
+        self.runner.events.publish(name, {**self._base(), **(extra or {})}, self.result.run_id)
+
+    def log(self, level: str, message: str, exc_text: str | None = None, logger: str = "scriptdeck") -> None:
+        import logging
+
+        record = {"level": level, "levelno": logging.getLevelName(level), "time": ev.now_iso(),
+                  "message": message, "exc_text": exc_text, "logger": logger}
+        self._record_log(record)
+
+    def _record_log(self, record: dict[str, Any]) -> None:
+        self.result.log.append(record)
+        self.runner.events.publish(ev.RUN_LOG, {"id": self.service.id, "level": record["level"],
+                                                "message": record["message"], "time": record["time"],
+                                                "exc_text": record.get("exc_text")}, self.result.run_id)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        request = self.run.request
+        self.result.started_at = ev.now_iso()
+        self.runner.history.begin({
+            "id": request.run_id, "service_id": self.service.id, "kind": str(self.kind), "title": self.service.label,
+            "plugin_id": request.plugin.id, "plugin_version": request.plugin.version, "direction": request.job.direction,
+            "machine": request.machine if self.kind == ServiceKind.AUTOMATION else None,
+            "settings": request.job.settings, "started_at": self.result.started_at,
+        })
+        self.publish({ServiceKind.AUTOMATION: ev.AUTOMATION_STARTED, ServiceKind.ACTION: ev.ACTION_STARTED,
+                      ServiceKind.FORMAT: ev.FORMAT_STARTED}[self.kind])
+        for warning in request.warnings:
+            self.log("WARNING", warning)
+
+    def notify(self, message: tuple[Any, ...]) -> None:
+        """A fire-and-forget message from the worker: log record, status, window/import_export."""
+        tag = message[0]
+        if tag == "log":
+            self._record_log(message[1])
+        elif tag == "status" and self.kind == ServiceKind.AUTOMATION:
+            status = message[1]
+            self.result.status_history.append({"time": ev.now_iso(), "status": status})
+            self.publish(ev.AUTOMATION_STATUS, {"status": status})
+        elif tag == "notify":
+            _tag, target, method, args = message
+            if target == "import_export":
+                reported = self.run.import_export.report(method, args)
+                if reported is None:
+                    collector = self.run.import_export
+                    self.runner.events.publish(ev.RUN_PROGRESS, {"id": self.service.id, "value": collector.progress,
+                                                                 "maximum": collector.progress_max}, self.result.run_id)
+                    return
+                text, title = reported.message, ""
+            else:
+                text, title = args
+            if method not in ("warning", "information", "error"):
+                return
+            self.result.messages.append({"level": method, "message": text, "title": title, "source": target})
+            self.runner.events.publish(ev.RUN_MESSAGE, {"id": self.service.id, "level": method, "title": title,
+                                                        "message": text, "source": target}, self.result.run_id)
+            getattr(self.run.request.window, method)(text, title)
+
+    def ask(self, prompt: Prompt) -> Any:
+        self.runner.events.publish(ev.RUN_PROMPT, {"id": self.service.id, **prompt.to_json()}, self.result.run_id)
+        window = self.run.request.window
+        answer = window.question(prompt) if prompt.kind == "question" else window.choose_option(prompt)
+        self.runner.events.publish(ev.RUN_PROMPT_ANSWERED, {"id": self.service.id, "request_id": prompt.request_id,
+                                                             "value": answer}, self.result.run_id)
+        return answer
+
+    def internal_error(self, exc: BaseException) -> None:
+        self.result.error = f"internal error: {type(exc).__name__}: {exc}"
+        self.log("ERROR", self.result.error, "".join(traceback.format_exception(exc)))
+
+    # -- the end -----------------------------------------------------------------------------------
+
+    def finish(self, outcome: Outcome | None) -> None:
+        run = self.run
+        try:
+            name = self._judge(outcome)
+        except Exception as exc:  # e.g. the machine failed during wait_for_buffer
+            name = self._error(f"{type(exc).__name__}: {exc}", "PluginRaisedError")
+            self.log("ERROR", self.result.error or "", "".join(traceback.format_exception(exc)))
+        if run.abort_reason == "cancel" and self.result.outcome != "finished":
+            name = self._cancelled()
+        self._cleanup_temp()
+        result = self.result
+        result.ended_at = ev.now_iso()
+        if run.port is not None:
+            result.gcode = list(run.port.lines)
+        result.error_type = self._error_type
+        self.runner.history.finish(
+            result.run_id, outcome=result.outcome, ended_at=result.ended_at, result=result.result,
+            failure_reason=result.failure_reason, error=result.error, status_history=result.status_history,
+            log=result.log, messages=result.messages,
+            gcode="\n".join(result.gcode) if self.kind == ServiceKind.AUTOMATION else None,
+        )
+        run.result = result
+        self.publish(*name)
+
+    def _cancelled(self) -> tuple[str, dict[str, Any]]:
+        self.result.outcome = "cancelled"
+        self.result.error = None
+        self._error_type = "RunCancelledError"
+        return _FINAL[self.kind]["cancelled"], {}
+
+    def _error(self, message: str, error_type: str) -> tuple[str, dict[str, Any]]:
+        self.result.outcome = "error"
+        self.result.error = message
+        self._error_type = error_type
+        return _FINAL[self.kind]["error"], {"error": message}
+
+    def _judge(self, outcome: Outcome | None) -> tuple[str, dict[str, Any]]:
+        run = self.run
+        if run.abort_reason == "cancel":
+            return self._cancelled()
+        if run.abort_reason == "timeout":
+            return self._error(f"timed out after {run.request.timeout:g} s", "RunTimeoutError")
+        if outcome is None:
+            if self.result.error:  # internal error, already logged
+                return self._error(self.result.error, "RunError")
+            code = run.proc.exitcode(KILL_WAIT) if run.proc is not None else None
+            return self._error(describe_exit(code), "WorkerDiedError")
+        if not outcome.ok:
+            self.result.traceback = outcome.traceback
+            return self._error(outcome.error or "the plugin failed", "PluginRaisedError")
+        if self.kind == ServiceKind.AUTOMATION:
+            return self._judge_automation(outcome)
+        self.result.document_text = outcome.document_text
+        if self.kind == ServiceKind.ACTION:
+            self.result.outcome = "finished"
+            return ev.ACTION_FINISHED, {"changed": outcome.document_text is not None}
+        collector = run.import_export
+        if collector.failed:
+            self.result.outcome = "failed"
+            self.result.failure_reason = "; ".join(collector.errors)
+            return ev.FORMAT_FAILED, {"messages": collector.errors}
+        request = run.request
+        if request.target_file is not None:
+            assert request.job.file_path is not None
+            os.replace(request.job.file_path, request.target_file)
+        self.result.outcome = "finished"
+        return (ev.FORMAT_OPENED if request.job.direction == "open" else ev.FORMAT_SAVED), {}
+
+    def _judge_automation(self, outcome: Outcome) -> tuple[str, dict[str, Any]]:
+        try:
+            returned = read_automation_return(outcome.value)
+        except ValueError as exc:
+            return self._error(str(exc), "PluginRaisedError")
+        if not returned.success:
+            self.result.outcome = "failed"
+            self.result.failure_reason = returned.failure_reason
+            self.result.result = returned.values
+            return ev.AUTOMATION_FAILED, {"failure_reason": returned.failure_reason}
+        port = self.run.port
+        if returned.wait_for_buffer and port is not None:
+            port.wait_for_buffer()
+        values, warnings = coerce_returned(self.service.settings, returned.values)
+        for warning in warnings:
+            self.log("WARNING", warning)
+        if values:
+            key = self.run.request.settings_key
+            self.runner.store.update(key, values)
+            self.runner.events.publish(ev.SETTINGS_SAVED, {"id": self.service.id, "key": key, "values": values},
+                                       self.result.run_id)
+        if returned.success_message:
+            self.log("INFO", returned.success_message)
+        self.result.outcome = "finished"
+        self.result.result = values
+        return ev.AUTOMATION_FINISHED, {"result": values}
+
+    def _cleanup_temp(self) -> None:
+        request = self.run.request
+        if request.target_file is not None and request.job.file_path:
+            Path(request.job.file_path).unlink(missing_ok=True)
+
+
+KILL_WAIT = 3.0  # seconds to wait for a dying worker's exit status
