@@ -62,7 +62,7 @@ class Firmware:
         self.power_on(0.0)
 
     # lifecycle --------------------------------------------------------------------------
-    def power_on(self, now: float) -> None:
+    def power_on(self, now: float, greet: bool = True) -> None:
         """A (re)boot, like Marlin after a DTR reset: all state back to power-on values."""
         o = self.o
         self.rx = bytearray()
@@ -85,7 +85,11 @@ class Firmware:
         self.clock = now
         self.fired: set[tuple[str, int]] = set()
         self.out.clear()
-        if o.start:
+        if o.start and greet:
+            self.greet()
+
+    def greet(self) -> None:
+        if self.o.start:
             self.emit("start")
             self.emit("echo:Marlin 2.1.2 (scriptdeck virtual printer)")
 

@@ -112,6 +112,8 @@ class Sender:
         self._stream: Stream | None = None
         self._next_n = 1
         self._swallow_ok = 0
+        self._cycle_n: int | None = None  # the line of the resend request being served
+        self._stale = 0  # how many more requests for it may still come from lines sent earlier
         self._slots: int | None = None  # largest ADVANCED_OK B seen
         self._last_sent = ""
         self._last_rx = time.monotonic()
@@ -343,6 +345,8 @@ class Sender:
 
     def _take(self) -> list[Command]:
         batch: list[Command] = []
+        if not self._inflight:
+            self._last_rx = time.monotonic()  # the acknowledgement clock starts now
         while self._failure is None:
             cmd = self._next_sendable()
             if cmd is None or not self._room(cmd):
@@ -419,11 +423,13 @@ class Sender:
         buf = b""
         try:
             while self._failure is None:
-                timeout = None
+                # Idle, the read still wakes every ack_timeout: a line sent meanwhile starts its
+                # clock when it is sent (_take), and is checked at the latest one period later.
+                timeout = self.config.ack_timeout
                 with self._cond:
                     if self._inflight:
                         timeout = max(0.0, self._last_rx + self.config.ack_timeout - time.monotonic())
-                data = self.transport.read(timeout if timeout is None else min(timeout, 5.0))
+                data = self.transport.read(timeout)
                 if not data:
                     self._check_timeout()
                     continue
@@ -468,9 +474,12 @@ class Sender:
                 elif kind is ReplyKind.ERROR:
                     if not is_recoverable_error(text):
                         failure = FirmwareHaltError(f"firmware halted: {text!r} (last line sent {self._last_sent!r})")
+                elif kind is ReplyKind.BUSY:
+                    pass  # a keep-alive: it only restarts the acknowledgement timer
                 elif kind is ReplyKind.WAIT:
                     # Marlin says "wait" only with an empty queue: lines in flight were lost.
                     if self._inflight and not self._resend:
+                        self._cycle_n = None
                         self._requeue(self._inflight[0].n)
                         acked = True
                 elif kind is ReplyKind.START:
@@ -523,17 +532,28 @@ class Sender:
         return True
 
     def _on_resend(self, n: int) -> MachineError | None:
-        self._swallow_ok += 1
+        self._swallow_ok += 1  # every resend request is followed by an "ok" that acknowledges nothing
+        if n == self._cycle_n and self._stale > 0:
+            # Lines sent after the bad one are rejected too, each asking for n again: the
+            # request is already being served (OctoPrint's resend delta does the same).
+            self._stale -= 1
+            return None
         if n == self._next_n and not any(c.n is not None and c.n >= n for c in self._inflight):
             return None  # the firmware wants the line we have not sent yet: nothing to redo
         if n not in self._history or n > self._next_n:
             known = f"{min(self._history)}..{max(self._history)}" if self._history else "none"
             return ProtocolError(f"firmware asked to resend line {n}, but the resend history holds lines {known}")
+        self._cycle_n = n
+        self._stale = sum(1 for c in self._inflight if c.n is not None and c.n > n)
         self._requeue(n)
         return None
 
     def _requeue(self, n: int | None) -> None:
-        """Move lines numbered ≥ n back to the front, in order (also already-acked ones in history)."""
+        """Put lines numbered ≥ n back to be sent again, in order.
+
+        Lines the firmware acknowledged but now asks for again come from the history: Marlin
+        rejects a duplicate by its number, so resending too much costs time, never a double move.
+        """
         if n is None:
             return
         keep: deque[Command] = deque()
@@ -544,13 +564,13 @@ class Sender:
                 self._inflight_bytes -= len(cmd.data)
             else:
                 keep.append(cmd)
-        first = again[0].n if again else self._next_n
-        if first is not None and n < first:
-            # Lines the firmware acknowledged but now asks for again: resend from history.
-            ghosts = [self._history[k] for k in range(n, first) if k in self._history]
-            again = [_ghost(c) for c in ghosts] + again
         self._inflight = keep
-        self._resend.extendleft(reversed([c for c in again if c not in self._resend]))
+        pending = again + [c for c in self._resend if c not in again]
+        first = min((c.n for c in pending if c.n is not None), default=self._next_n)
+        if n < first:
+            pending += [_ghost(self._history[k]) for k in range(n, first) if k in self._history]
+        pending.sort(key=lambda c: c.n if c.n is not None else 0)
+        self._resend = deque(pending)
 
 
 def _ghost(cmd: Command) -> Command:

@@ -1,0 +1,208 @@
+"""Sender against scripted firmware replies: resends, keep-alives, errors, timeouts, flow control."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from scriptdeck.errors import AckTimeoutError, FirmwareHaltError, ProtocolError
+from scriptdeck.machine import Sender, SenderConfig, Stream
+from scriptdeck.machine.virtual import VirtualOptions, VirtualTransport
+
+pytestmark = pytest.mark.timeout(20)
+
+N_RE = re.compile(r"^N(\d+) ")
+
+
+def number(line: str) -> int:
+    m = N_RE.match(line)
+    assert m, line
+    return int(m.group(1))
+
+
+def test_resend_mid_stream(scripted) -> None:
+    seen: set[int] = set()
+
+    def respond(line: str) -> str:
+        n = number(line)
+        if n == 5 and n not in seen:
+            seen.add(n)
+            return "Error:checksum mismatch, Last Line: 4\nResend: 5\nok"
+        return "ok"
+
+    sender, fw = scripted(respond, flow="pingpong")
+    cmds = [sender.send(f"G1 X{i}") for i in range(1, 10)]
+    for c in cmds:
+        sender.wait(c, 5)
+    numbers = [number(w) for w in fw.written]
+    assert numbers == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9]
+    assert [c.n for c in cmds] == list(range(1, 10))
+
+
+def test_resend_without_space_in_buffered_mode(scripted) -> None:
+    # The firmware answers lines in order; when line 3 arrives the first time it asks again
+    # with "Resend:3" (no space) and drops the lines that followed it, like Marlin 2 does.
+    state = {"expect": 1, "failed": False}
+
+    def respond(line: str) -> str | None:
+        n = number(line)
+        if n != state["expect"]:
+            return f"Error:Line Number is not Last Line Number+1, Last Line: {state['expect'] - 1}\nResend:{state['expect']}\nok"
+        if n == 3 and not state["failed"]:
+            state["failed"] = True
+            return "Error:checksum mismatch, Last Line: 2\nResend:3\nok"
+        state["expect"] += 1
+        return "ok"
+
+    sender, fw = scripted(respond, flow="buffered", rx_size=0)
+    cmds = [sender.send(f"G1 X{i}") for i in range(1, 8)]
+    sender.wait_idle(5)
+    assert all(c.done for c in cmds)
+    assert state["expect"] == 8  # every line accepted once, in order
+
+
+def test_ok_with_data_is_the_response(scripted) -> None:
+    sender, _ = scripted(lambda line: "ok T:200.0 /200.0 B:60.0 /60.0" if "M105" in line else "ok")
+    assert sender.request("M105", 5) == ["ok T:200.0 /200.0 B:60.0 /60.0"]
+
+
+def test_reply_lines_before_ok_belong_to_the_line(scripted) -> None:
+    sender, _ = scripted(lambda line: "X:1.00 Y:2.00 Z:0.00 E:0.00 Count X:0 Y:0 Z:0\nok" if "M114" in line else "ok")
+    assert sender.request("M114", 5)[0].startswith("X:1.00")
+
+
+def test_busy_keepalives_hold_off_the_timeout(scripted) -> None:
+    def respond(line: str) -> str | None:
+        return None if "M400" in line else "ok"
+
+    sender, fw = scripted(respond, ack_timeout=0.5)
+    cmd = sender.send("M400")
+    stop = threading.Event()
+
+    def keepalive() -> None:
+        for _ in range(12):  # 1.2 s of busy, longer than the 0.5 s timeout
+            if stop.wait(0.1):
+                return
+            fw.push("echo:busy: processing\n")
+        fw.push("ok\n")
+
+    t = threading.Thread(target=keepalive)
+    t.start()
+    try:
+        assert sender.wait(cmd, 5) == ["ok"]  # busy lines are not part of the answer
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_wait_resends_a_lost_line(scripted) -> None:
+    dropped: set[int] = set()
+
+    def respond(line: str) -> str | None:
+        n = number(line)
+        if n == 2 and n not in dropped:
+            dropped.add(n)
+            return "wait"  # the line was lost; the idle firmware says "wait"
+        return "ok"
+
+    sender, fw = scripted(respond)
+    sender.request("G1 X1", 5)
+    sender.request("G1 X2", 5)
+    assert [number(w) for w in fw.written] == [1, 2, 2]
+
+
+def test_error_halt_fails_every_waiter(scripted) -> None:
+    sender, _ = scripted(lambda line: "Error:Printer halted. kill() called!" if "G28" in line else "ok")
+    sender.request("G90", 5)
+    cmd = sender.send("G28")
+    with pytest.raises(FirmwareHaltError, match="kill"):
+        sender.wait(cmd, 5)
+    with pytest.raises(FirmwareHaltError):
+        sender.send("G1 X1")
+
+
+def test_garbage_bytes_are_survived(scripted) -> None:
+    def respond(line: str) -> str:
+        return "\xff\xfe\x00#@!garbage\nok" if "G1" in line else "ok"
+
+    sender, fw = scripted(respond)
+    fw.push(b"\x00\xff\xfe\r\n")
+    assert sender.request("G1 X1", 5)[-1] == "ok"
+    assert sender.request("M400", 5) == ["ok"]
+
+
+def test_line_longer_than_the_receive_buffer_is_refused(scripted) -> None:
+    sender, fw = scripted(lambda line: "ok", rx_size=32)
+    with pytest.raises(ProtocolError, match=r"receive buffer of 32 bytes"):
+        sender.send("G1 X1.000000 Y2.000000 Z3.000000 E4.000000")
+    assert fw.written == []
+
+
+def test_firmware_that_never_answers_times_out_naming_the_line(scripted) -> None:
+    sender, _ = scripted(lambda line: None, ack_timeout=0.3)
+    cmd = sender.send("G1 X5")
+    with pytest.raises(AckTimeoutError, match=r"no acknowledgement for 'N1 G1 X5\*\d+' within 0.3 s"):
+        sender.wait(cmd, 5)
+
+
+def test_impossible_resend_is_a_protocol_error(scripted) -> None:
+    sender, _ = scripted(lambda line: "Resend: 999\nok" if "G1 X3" in line else "ok")
+    sender.request("G1 X1", 5)
+    with pytest.raises(ProtocolError, match="resend line 999"):
+        sender.request("G1 X3", 5)
+
+
+def test_m110_renumbers(scripted) -> None:
+    sender, fw = scripted(lambda line: "ok")
+    sender.request("G1 X1", 5)
+    sender.request("M110 N0", 5)
+    sender.request("G1 X2", 5)
+    assert [number(w) for w in fw.written] == [1, 0, 1]
+    assert fw.written[1].startswith("N0 M110 N0*")
+
+
+def test_pingpong_keeps_one_line_in_flight(scripted) -> None:
+    sender, fw = scripted(lambda line: None, flow="pingpong")
+    cmds = [sender.send(f"G1 X{i}") for i in range(3)]
+    assert len(fw.written) == 1
+    fw.respond = lambda line: "ok"
+    fw.push("ok\n")
+    sender.wait_idle(5)
+    assert all(c.done for c in cmds)
+    assert len(fw.written) == 3
+
+
+@pytest.mark.parametrize("advanced_ok", [False, True])
+def test_buffered_never_overflows_the_rx_buffer(advanced_ok: bool) -> None:
+    t = VirtualTransport(VirtualOptions(rx_size=96, buffer=4, move_ms=0.2, advanced_ok=advanced_ok, start=False))
+    s = Sender(t, SenderConfig(flow="buffered", rx_size=96))
+    s.start()
+    try:
+        lines = [f"G1 X{i % 97}.{i % 7} Y{i % 13}" for i in range(400)]
+        stream = s.stream(Stream(lines, len(lines)))
+        assert stream.finished.wait(10)
+        assert stream.error is None and stream.acked == 400
+        fw = t.firmware
+        assert fw.stats["rx_dropped"] == 0
+        assert fw.stats["rx_max"] <= 96
+        assert fw.log == lines
+    finally:
+        s.close()
+
+
+def test_advanced_ok_caps_lines_in_flight_by_free_slots() -> None:
+    t = VirtualTransport(VirtualOptions(bufsize=2, buffer=2, move_ms=0.5, advanced_ok=True, start=False))
+    s = Sender(t, SenderConfig(flow="buffered", rx_size=0))
+    s.start()
+    try:
+        s.request("G90", 5)  # its "ok N1 P2 B2" tells the sender the queue has 2 slots
+        most = 0
+        stream = s.stream(Stream([f"G1 X{i}" for i in range(60)]))
+        while not stream.finished.wait(0.01):
+            most = max(most, len(s._inflight))
+        assert most <= 2
+        assert stream.error is None
+    finally:
+        s.close()
