@@ -19,6 +19,7 @@ from scriptdeck.errors import RunError, ScriptdeckError, UserError
 COMMAND_MODULES: tuple[str, ...] = (
     "scriptdeck.cli.discovery",
     "scriptdeck.cli.run",
+    "scriptdeck.cli.serve",
 )
 
 

@@ -1,0 +1,74 @@
+"""`scriptdeck serve`: the web dashboard on a machine, opened with the login URL it prints."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from typing import Any
+
+from scriptdeck.cli import _context
+from scriptdeck.errors import UserError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="start the web dashboard (prints its login URL)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
+                   "anything but loopback needs --token)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--machine", default="virtual://", metavar="URL",
+                   help="machine to connect to: virtual:// (default), a device path, socket://host:port ...")
+    p.add_argument("--no-connect", action="store_true", help="do not connect to the machine at start")
+    p.add_argument("--token", default=None, help="login token (default: $SCRIPTDECK_TOKEN, else a fresh random one)")
+    p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="N", help="largest upload accepted (default 200)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="an extra Host header name to accept (a DNS name this server is reached by)")
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from scriptdeck.host import Host
+    from scriptdeck.machine.machine import Machine
+    from scriptdeck.web.app import create_app, login_url
+    from scriptdeck.web.backend import WebConfig
+    from scriptdeck.web.machine_link import port_factory
+
+    if args.max_upload_mb <= 0:
+        raise UserError(f"--max-upload-mb: expected a positive number, got {args.max_upload_mb}")
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port: expected 0..65535, got {args.port}")
+    token = args.token or os.environ.get("SCRIPTDECK_TOKEN") or None
+    data = _context.data_path(args)
+    config = WebConfig(host=args.host, port=args.port, token=token, data_dir=data,
+                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), allowed_hosts=frozenset(args.allow_host))
+    machine = Machine(args.machine)
+    host = Host(data, plugin_paths=args.plugin_path, include_examples=not args.no_examples,
+                machine_url=args.machine, port_factory=port_factory(machine))
+    try:
+        app = create_app(host, config, machine=machine)  # refuses a non-loopback bind without a token
+        if not args.no_connect:
+            try:
+                machine.connect()
+            except Exception as exc:  # the dashboard still starts; Connect is one click away
+                print(f"warning: could not connect to {args.machine}: {exc}", file=sys.stderr)
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                               timeout_graceful_shutdown=2))
+        original = server.startup
+
+        async def startup(sockets: Any = None) -> None:
+            await original(sockets)
+            bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else args.port
+            config.port = bound
+            url = login_url(config, app.state.token)
+            print(f"scriptdeck dashboard on {args.machine}\n    open {url}\n(Ctrl-C to stop)", flush=True)
+
+        server.startup = startup  # type: ignore[method-assign]
+        server.run()
+    finally:
+        with contextlib.suppress(Exception):
+            machine.close()
+        host.close()
+    return 0

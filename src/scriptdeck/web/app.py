@@ -1,0 +1,163 @@
+"""The dashboard's FastAPI application: `create_app(host, config)`.
+
+Layers, outermost first: Host-header/auth/CSRF (auth.py), the upload size limit, then the
+routes of each area (routes/). Every error a user can cause is a 4xx JSON body
+`{"error": ..., "field": ...}`; scriptdeck's own exceptions are mapped here once.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from scriptdeck import errors
+from scriptdeck.web.auth import AuthMiddleware, BodyLimitMiddleware, TokenAuth, is_loopback
+from scriptdeck.web.backend import WebBackend, WebConfig
+from scriptdeck.web.hub import EventHub
+from scriptdeck.web.models import ErrorOut
+
+STATIC = Path(__file__).parent / "static"
+_FIELD = re.compile(r"^([A-Za-z_][\w.\-\[\]]*): ")
+
+# scriptdeck's exceptions → HTTP status. Order matters: the first matching class wins.
+STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (errors.UnknownServiceError, 404),
+    (errors.SettingsError, 400),
+    (errors.FormatChoiceError, 400),
+    (errors.ManifestError, 400),
+    (errors.UserError, 400),
+    (errors.AlreadyRunningError, 409),
+    (errors.MachineBusyError, 409),
+    (errors.NotConnectedError, 409),
+    (errors.FirmwareHaltError, 409),
+    (errors.AckTimeoutError, 504),
+    (errors.ProtocolError, 400),
+    (errors.MachineError, 409),
+    (errors.RunError, 409),
+)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
+}
+
+
+def error_body(exc: Exception) -> dict[str, Any]:
+    """`{"error": message, "field": name}`; the field is the `name:` prefix scriptdeck messages carry."""
+    message = str(exc) or type(exc).__name__
+    match = _FIELD.match(message)
+    return {"error": message, "field": match.group(1) if match else None}
+
+
+def status_for(exc: Exception) -> int:
+    for cls, code in STATUS:
+        if isinstance(exc, cls):
+            return code
+    return 500
+
+
+def make_auth(config: WebConfig) -> tuple[TokenAuth, str]:
+    """The TokenAuth for this server and the token to print (a fresh one unless configured)."""
+    if not is_loopback(config.host) and not config.token:
+        raise errors.UserError(
+            f"--host: refusing to listen on {config.host} (not loopback) without a configured token; "
+            "pass --token or set $SCRIPTDECK_TOKEN"
+        )
+    token = config.token or secrets.token_urlsafe(24)
+    auth = TokenAuth.create(token, config.data_dir, bind_host=config.host, extra_hosts=config.allowed_hosts)
+    return auth, token
+
+
+def create_app(
+    host: Any, config: WebConfig | None = None, *, machine: Any = None, auth: TokenAuth | None = None
+) -> FastAPI:
+    """The dashboard for `host` (a `scriptdeck.Host`) and its `machine` (a `scriptdeck.machine.Machine`).
+
+    `app.state.token` holds the login token when one was generated or configured.
+    """
+    config = config or WebConfig()
+    token = config.token
+    if auth is None:
+        auth, token = make_auth(config)
+    hub = EventHub()
+    backend = WebBackend(host, config, hub, machine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backend.start_background()
+        try:
+            yield
+        finally:
+            hub.close()
+            await backend.stop_background()
+            backend.close()
+
+    app = FastAPI(
+        title="scriptdeck",
+        summary="Plugin host for G-code machines: the dashboard's JSON API.",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.backend = backend
+    app.state.hub = hub
+    app.state.auth = auth
+    app.state.token = token
+    app.state.config = config
+
+    async def scriptdeck_error(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(exc), status_code=status_for(exc))
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc) or None
+        rule = first.get("msg", "invalid value")
+        return JSONResponse({"error": f"{field or 'request'}: {rule}", "field": field, "details": exc.errors()
+                             if len(str(exc.errors())) < 4000 else None}, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and not request.url.path.startswith("/api/"):
+            return FileResponse(STATIC / "index.html")  # deep links like /machine are the SPA's
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse({"error": detail, "field": None}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    app.add_exception_handler(errors.ScriptdeckError, scriptdeck_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+    from scriptdeck.web.routes import include_all
+
+    include_all(app)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Middleware added last runs first: auth sees the request before the body limit.
+    app.add_middleware(BodyLimitMiddleware, limit=config.max_upload_bytes)
+    app.add_middleware(AuthMiddleware, auth=auth)
+    return app
+
+
+def login_url(config: WebConfig, token: str | None) -> str:
+    host = config.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    base = f"http://{shown}:{config.port}/"
+    return f"{base}?token={token}" if token else base

@@ -1,0 +1,249 @@
+"""The dashboard's open document: upload → format → GcodeDocument, save through a format, preview, undo.
+
+One document per dashboard (a printer owner prepares one job at a time); every page and
+every browser tab shares it, and `DocumentChanged` tells them all when it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scriptdeck.errors import FormatChoiceError, UserError
+from scriptdeck.plugins.model import Service
+
+if TYPE_CHECKING:
+    from scriptdeck.web.backend import WebBackend
+
+BUILTIN_EXTENSIONS = ("gcode", "gco", "g", "nc")
+BUILTIN_ID = "gcode"
+CHANGED = "DocumentChanged"
+
+
+def formats_json(b: WebBackend) -> dict[str, Any]:
+    formats: list[dict[str, Any]] = [{"id": BUILTIN_ID, "slug": BUILTIN_ID, "label": "G-code",
+                                      "extensions": list(BUILTIN_EXTENSIONS), "can_open": True,
+                                      "can_save": True, "builtin": True}]
+    for service in b.registry.formats():
+        formats.append({"id": service.id, "slug": service.slug, "label": service.label,
+                        "extensions": list(service.extensions), "can_open": service.can_open,
+                        "can_save": service.can_save, "builtin": False})
+    exts = sorted({f".{e}" for f in formats if f["can_open"] for e in f["extensions"]})
+    return {"formats": formats, "accept": ",".join(exts)}
+
+
+def _remove(path: Path) -> None:
+    """Remove an upload and its private directory."""
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _extension(filename: str) -> str:
+    return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+
+
+class DocumentSession:
+    def __init__(self, backend: WebBackend) -> None:
+        self.b = backend
+        self.document: Any = None
+        self.name = ""
+        self.lock = threading.RLock()
+        self._uploads = Path(tempfile.mkdtemp(prefix="scriptdeck-uploads-"))
+
+    def close(self) -> None:
+        shutil.rmtree(self._uploads, ignore_errors=True)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            doc = self.document
+            if doc is None:
+                return {"loaded": False}
+            stats: dict[str, Any] = {}
+            try:
+                stats = _stats_json(doc.stats())
+            except Exception as exc:  # a document the stats cannot read is still a document
+                stats = {"error": str(exc)}
+            return {"loaded": True, "name": self.name, "lines": len(doc), "revision": int(doc.revision),
+                    "can_undo": bool(doc.can_undo), "undo_label": doc.undo_label,
+                    "changed": bool(getattr(doc, "changed", False)), "stats": stats}
+
+    def require(self) -> Any:
+        if self.document is None:
+            raise UserError("document: no document is open; open a file on the Document page first")
+        return self.document
+
+    def replace(self, data: bytes, name: str, reason: str) -> dict[str, Any]:
+        from scriptdeck.document.gcode import GcodeDocument
+
+        with self.lock:
+            self.document = GcodeDocument.from_bytes(data)
+            self.name = name
+        self.changed(reason)
+        return self.summary()
+
+    def set_document(self, document: Any, name: str, reason: str) -> None:
+        with self.lock:
+            self.document = document
+            self.name = name
+        self.changed(reason)
+
+    def changed(self, reason: str) -> None:
+        doc = self.document
+        self.b.hub.emit(CHANGED, {"name": self.name, "reason": reason,
+                                  "revision": None if doc is None else int(doc.revision),
+                                  "lines": 0 if doc is None else len(doc)})
+
+    def undo(self) -> dict[str, Any]:
+        with self.lock:
+            doc = self.require()
+            if not doc.can_undo:
+                raise UserError("document: nothing to undo")
+            label = doc.undo()
+        self.changed(f"undo {label}")
+        return self.summary()
+
+    # -- open ---------------------------------------------------------------------------------
+
+    async def receive_upload(self, chunks: AsyncIterator[bytes], name: str) -> Path:
+        # A private directory per upload, so the plugin sees the user's file name.
+        folder = Path(tempfile.mkdtemp(dir=self._uploads))
+        path = folder / name
+        try:
+            with path.open("wb") as fh:
+                async for chunk in chunks:  # BodyLimitMiddleware raises past the size limit
+                    fh.write(chunk)
+        except BaseException:
+            _remove(path)
+            raise
+        return path
+
+    def choose(self, filename: str, requested: str | None, direction: str) -> Service | None:
+        """The format service for a file (None = the built-in G-code format)."""
+        formats = [s for s in self.b.registry.formats() if (s.can_open if direction == "open" else s.can_save)]
+        if requested:
+            if requested == BUILTIN_ID:
+                return None
+            for service in formats:
+                if requested in (service.id, service.slug):
+                    return service
+            known = ", ".join([BUILTIN_ID, *(s.slug for s in formats)])
+            raise FormatChoiceError(f"format: no format {requested!r} can {direction} (known: {known})")
+        ext = _extension(filename)
+        matches = [s for s in formats if ext in s.extensions]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            slugs = ", ".join(s.slug or s.id for s in matches)
+            raise FormatChoiceError(f"format: several formats read .{ext} files ({slugs}); choose one")
+        if ext in BUILTIN_EXTENSIONS or not ext:
+            return None
+        raise FormatChoiceError(f"format: no format reads .{ext} files")
+
+    async def open_path(self, path: Path, name: str, requested: str | None, values: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await asyncio.to_thread(self._open, path, name, requested, values)
+        finally:
+            _remove(path)
+
+    def _open(self, path: Path, name: str, requested: str | None, values: dict[str, Any]) -> dict[str, Any]:
+        from scriptdeck.document.gcode import GcodeDocument
+
+        service = self.choose(name, requested, "open")
+        if service is None:
+            if values:
+                raise UserError(f"settings: the G-code format has no settings, got {sorted(values)}")
+            self.set_document(GcodeDocument.from_file(path), name, "opened")
+            return {"document": self.summary(), "run": None, "messages": []}
+        schema = service.settings_for("open")
+        typed = schema.coerce_values(values)  # 400 naming the field; nothing opened
+        self.b.store.remember(service.settings_key("open"), typed)
+        result = self.b.run_format(service, "open", path, typed, None)
+        messages = list(getattr(result, "messages", []) or [])
+        run = self.b.runs.get(str(result.run_id))
+        if result.outcome != "finished":
+            return {"document": self.summary(), "run": run, "messages": messages}
+        document = result.document
+        if document is None:
+            raise UserError(f"format: {service.id} produced no document")
+        self.set_document(document, name.rsplit(".", 1)[0] + ".gcode", f"opened {name} with {service.label}")
+        return {"document": self.summary(), "run": run, "messages": messages}
+
+    # -- save ---------------------------------------------------------------------------------
+
+    def save(self, requested: str | None, filename: str | None, values: dict[str, Any]) -> tuple[bytes, str, str]:
+        doc = self.require()
+        name = filename or self.name or "document.gcode"
+        service = self.choose(name, requested, "save")
+        if service is None:
+            if values:
+                raise UserError(f"settings: the G-code format has no settings, got {sorted(values)}")
+            with self.lock:
+                data = doc.to_bytes()
+            if "." not in name:
+                name += ".gcode"
+            return data, name, "text/x-gcode"
+        typed = service.settings_for("save").coerce_values(values)
+        self.b.store.remember(service.settings_key("save"), typed)
+        ext = service.extensions[0] if service.extensions else service.slug
+        if _extension(name) not in service.extensions:
+            name = name.rsplit(".", 1)[0] + f".{ext}"
+        target = Path(tempfile.mkdtemp(dir=self._uploads)) / name
+        try:
+            result = self.b.run_format(service, "save", target, typed, doc)
+            if result.outcome != "finished":
+                reason = result.failure_reason or result.error or result.outcome
+                raise UserError(f"format: saving with {service.id} {result.outcome}: {reason}")
+            return target.read_bytes(), name, "application/octet-stream"
+        finally:
+            _remove(target)
+
+    # -- preview ------------------------------------------------------------------------------
+
+    def preview(self, max_segments: int) -> dict[str, Any]:
+        with self.lock:
+            doc = self.document
+            if doc is None:
+                return {"revision": 0, "bounds": None, "layers": []}
+            revision = int(doc.revision)
+            raw = doc.preview(max_segments)
+        return {"revision": revision, **preview_json(raw)}
+
+
+def _stats_json(stats: Any) -> dict[str, Any]:
+    from scriptdeck.web.backend import _plain
+
+    data = _plain(stats)
+    if not isinstance(data, dict):
+        return {"value": data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, int | float | str | bool) or value is None:
+            out[key] = value
+        elif isinstance(value, list | tuple) and len(value) <= 16:
+            out[key] = list(value)
+        elif isinstance(value, dict) and len(value) <= 32:
+            out[key] = value
+    return out
+
+
+def preview_json(raw: Any) -> dict[str, Any]:
+    """The document layer's Preview as `{bounds, layers: [{z, paths: [[x0, y0, x1, y1, ...]], travel}]}`."""
+    from scriptdeck.web.backend import _plain
+
+    data = _plain(raw)
+    if not isinstance(data, dict):
+        return {"bounds": None, "layers": []}
+    bounds = data.get("bounds")
+    if isinstance(bounds, dict):  # Bounds(min_x, min_y, min_z, max_x, max_y, max_z)
+        bounds = [float(bounds[k]) for k in ("min_x", "min_y", "min_z", "max_x", "max_y", "max_z") if k in bounds]
+    elif bounds is not None:
+        bounds = [float(v) for v in bounds]
+    layers = [{"index": layer.get("index"), "z": layer.get("z"), "first_line": layer.get("first_line"),
+               "paths": layer.get("paths") or []} for layer in data.get("layers") or []]
+    return {"bounds": bounds, "layers": layers, "points": data.get("points"), "stride": data.get("stride")}

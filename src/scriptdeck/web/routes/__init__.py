@@ -1,0 +1,20 @@
+"""The dashboard's JSON API, one module per area; `include_all` mounts them under /api."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+
+from scriptdeck.web.backend import WebBackend
+
+
+def backend(request: Request) -> WebBackend:
+    """FastAPI dependency: the WebBackend of this app."""
+    found: WebBackend = request.app.state.backend
+    return found
+
+
+def include_all(app: FastAPI) -> None:
+    from scriptdeck.web.routes import document, events, history, machine, plugins, runs, settings
+
+    for module in (plugins, settings, runs, machine, document, history, events):
+        app.include_router(module.router, prefix="/api")

@@ -1,0 +1,147 @@
+// Document page: open (through a format and its settings dialog), save, preview with a layer
+// slider, stats, undo, and print to the machine.
+
+import { ApiError, api, get, post } from "./api.js";
+import { Preview } from "./canvas.js";
+import { buildForm } from "./forms.js";
+import { clear, errorText, fmtDuration, h, modal, toast } from "./ui.js";
+
+export function documentPage(root, app) {
+  const file = h("input", { type: "file", id: "doc-file", class: "hidden" });
+  const openBtn = h("button", { class: "btn primary", id: "doc-open", text: "Open…", onclick: () => file.click() });
+  const saveBtn = h("button", { class: "btn", id: "doc-save", text: "Save as…", onclick: () => saveDialog() });
+  const undoBtn = h("button", { class: "btn", id: "doc-undo", text: "Undo", onclick: () => post("/api/document/undo").catch((e) => toast("error", "Undo", errorText(e))) });
+  const printBtn = h("button", { class: "btn", id: "doc-print", text: "Print", onclick: () => printDoc() });
+  const title = h("span", { class: "muted", id: "doc-name" });
+  const canvas = h("canvas", { id: "preview" });
+  const legend = h("div", { class: "preview-legend", id: "preview-legend" });
+  const slider = h("input", { type: "range", id: "layer-slider", min: "0", max: "0", value: "0", "aria-label": "layer" });
+  const layerLabel = h("span", { class: "mono", id: "layer-label", style: "min-width:150px" });
+  const below = h("input", { type: "checkbox", id: "layer-below", checked: true });
+  const stats = h("dl", { class: "kv", id: "doc-stats" });
+  const status = h("div", { class: "notice hidden", id: "doc-status" });
+  const preview = new Preview(canvas);
+  let formats = { formats: [], accept: "" }, revision = -1;
+
+  root.append(h("div", { class: "toolbar" }, openBtn, saveBtn, undoBtn, printBtn, file, h("span", { class: "spacer" }), title), status,
+    h("div", { class: "grid", style: "grid-template-columns: 1fr 280px; align-items:start" },
+      h("div", { class: "card" }, h("div", { class: "preview-wrap" }, canvas, legend),
+        h("div", { class: "slider" }, h("span", { class: "muted small", text: "Layer" }), slider, layerLabel,
+          h("label", { class: "small row", style: "gap:.3rem" }, below, "layers below"))),
+      h("div", { class: "card" }, h("h2", {}, "Statistics"), stats)));
+
+  slider.oninput = () => { preview.layer = Number(slider.value); preview.draw(); label(); };
+  below.onchange = () => { preview.showBelow = below.checked; preview.draw(); };
+  function label() {
+    const L = preview.data && preview.data.layers[preview.layer];
+    layerLabel.textContent = L ? `${preview.layer + 1} / ${preview.data.layers.length} · Z ${Number(L.z).toFixed(2)}` : "–";
+    legend.textContent = L ? `top view · layer ${preview.layer + 1} · scroll to zoom, drag to pan` : "";
+  }
+  function note(kind, text) { status.className = `notice ${kind}`; status.textContent = text; if (!text) status.classList.add("hidden"); }
+
+  async function loadFormats() {
+    formats = await get("/api/document/formats");
+    file.setAttribute("accept", formats.accept);
+  }
+  file.onchange = async () => {
+    const f = file.files[0]; file.value = "";
+    if (!f) return;
+    const ext = f.name.includes(".") ? f.name.split(".").pop().toLowerCase() : "";
+    const candidates = formats.formats.filter((x) => x.can_open && x.extensions.includes(ext));
+    let fmt = candidates[0];
+    if (candidates.length > 1) fmt = await chooseFormat(candidates);
+    if (!fmt && candidates.length > 1) return;
+    let values = {};
+    if (fmt && !fmt.builtin) {
+      const view = await get(`/api/services/${fmt.id}/settings?direction=open`);
+      if (view.schema.length) { values = await settingsDialog(`Open ${f.name} — ${fmt.label}`, view, fmt.id); if (values === null) return; }
+    }
+    note("info", `Opening ${f.name}…`);
+    try {
+      const q = new URLSearchParams({ filename: f.name, ...(fmt ? { format: fmt.id } : {}), ...(Object.keys(values).length ? { settings: JSON.stringify(values) } : {}) });
+      const r = await api("POST", `/api/document/open?${q}`, undefined, { raw: f });
+      const msgs = (r.messages || []).map((m) => `${m.level}: ${m.message}`);
+      if (r.run && r.run.state !== "finished") note("err", `Could not open ${f.name}: ${r.run.error || r.run.state}${msgs.length ? " — " + msgs.join("; ") : ""}`);
+      else note(msgs.length ? "warn" : "ok", `Opened ${f.name}${msgs.length ? " — " + msgs.join("; ") : ""}`);
+      await refresh(true);
+    } catch (e) { note("err", errorText(e)); }
+  };
+  function chooseFormat(list) {
+    return new Promise((resolve) => {
+      const opts = h("div", { class: "options" }, list.map((x, i) => h("label", {}, h("input", { type: "radio", name: "fmt", value: String(i), checked: i === 0 }), `${x.label} (${x.slug})`)));
+      modal({ title: "Which format?", body: h("div", {}, h("p", { text: "Several formats read this kind of file." }), opts),
+        buttons: [{ label: "Cancel", value: null }, { label: "Open", primary: true, action: async () => list[Number(opts.querySelector("input:checked").value)] }],
+        onClose: resolve });
+    });
+  }
+  function settingsDialog(heading, view, id) {
+    return new Promise((resolve) => {
+      const form = buildForm(view.schema, view.values);
+      modal({ title: heading, body: form.el, cls: "format-dialog", onClose: (v) => resolve(v === undefined ? null : v),
+        buttons: [{ label: "Cancel", value: null }, { label: "OK", primary: true, role: "ok", action: async () => (form.validate().length ? false : form.values()) }] });
+    });
+  }
+  async function saveDialog() {
+    const savers = formats.formats.filter((x) => x.can_save);
+    const sel = h("select", { id: "save-format" }, savers.map((x) => h("option", { value: x.id, text: `${x.label} (.${x.extensions[0]})` })));
+    const name = h("input", { type: "text", id: "save-name", value: (app.document && app.document.name) || "document.gcode" });
+    const holder = h("div");
+    let form = null;
+    const load = async () => {
+      const fmt = savers.find((x) => x.id === sel.value);
+      form = null; clear(holder);
+      if (fmt && !fmt.builtin) {
+        const view = await get(`/api/services/${fmt.id}/settings?direction=save`);
+        if (view.schema.length) { form = buildForm(view.schema, view.values); holder.append(form.el); }
+      }
+      const base = name.value.replace(/\.[^.]*$/, "");
+      name.value = `${base}.${fmt ? fmt.extensions[0] : "gcode"}`;
+    };
+    sel.onchange = load; await load();
+    const err = h("div", { class: "notice err hidden" });
+    modal({ title: "Save document", body: h("div", { class: "form" }, h("div", { class: "field" }, h("label", { text: "Format" }), sel),
+      h("div", { class: "field" }, h("label", { text: "File name" }), name), holder, err), buttons: [{ label: "Cancel" }, { label: "Save", primary: true, action: async () => {
+        if (form && form.validate().length) return false;
+        try {
+          const res = await api("POST", "/api/document/save", { format: sel.value, filename: name.value, settings: form ? form.values() : {} }, { blob: true });
+          const blob = await res.blob();
+          const a = h("a", { href: URL.createObjectURL(blob), download: name.value });
+          document.body.append(a); a.click(); a.remove();
+          toast("success", "Saved", name.value, 2500);
+          return true;
+        } catch (e) { if (!(e instanceof ApiError && e.field && form && form.showError(e.field, e.message))) { err.textContent = errorText(e); err.classList.remove("hidden"); } return false; }
+      } }] });
+  }
+  async function printDoc() {
+    try { await post("/api/machine/print"); toast("info", "Printing", `${app.document.name} is streaming to the machine`); app.go("machine"); }
+    catch (e) { toast("error", "Print", errorText(e), 9000); }
+  }
+  function renderStats(d) {
+    const s = d.stats || {};
+    const b = s.bounds;
+    const rows = [["File", d.name], ["Lines", d.lines.toLocaleString()], ["Layers", s.layers ?? s.layer_count],
+      ["Moves", s.moves ?? s.move_count], ["Print time", s.time != null ? fmtDuration(s.time) : s.estimated_time != null ? fmtDuration(s.estimated_time) : null],
+      ["Extrusion", s.extrusion != null ? `${Number(s.extrusion).toFixed(1)} mm` : s.filament != null ? `${Number(s.filament).toFixed(1)} mm` : null],
+      ["Travel", s.travel_distance != null ? `${Number(s.travel_distance).toFixed(0)} mm` : null],
+      ["Bounds", Array.isArray(b) ? b.map((v) => Number(v).toFixed(1)).join(", ") : b && typeof b === "object" ? JSON.stringify(b) : null],
+      ["Tool changes", s.tool_changes], ["Revision", d.revision], ["Undo", d.can_undo ? d.undo_label : "nothing to undo"]];
+    clear(stats, rows.filter(([, v]) => v !== null && v !== undefined).flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v) })]));
+  }
+  async function refresh(force) {
+    const d = await get("/api/document");
+    app.setDocument(d);
+    title.textContent = d.loaded ? `${d.name} · ${d.lines.toLocaleString()} lines` : "no document";
+    saveBtn.disabled = !d.loaded; printBtn.disabled = !d.loaded; undoBtn.disabled = !d.can_undo;
+    undoBtn.textContent = d.can_undo ? `Undo ${d.undo_label || ""}` : "Undo";
+    if (!d.loaded) { clear(stats, h("p", { class: "muted", text: "Open a G-code file, or any file a format plugin reads." })); preview.set({ layers: [] }); label(); return; }
+    renderStats(d);
+    if (force || d.revision !== revision || !preview.data) {
+      revision = d.revision;
+      const p = await get("/api/document/preview");
+      preview.set(p);
+      slider.max = String(Math.max(0, p.layers.length - 1)); slider.value = String(preview.layer);
+      label();
+    }
+  }
+  return { show: async () => { await loadFormats(); await refresh(false); }, formats: loadFormats, refresh: () => refresh(true) };
+}
