@@ -25,7 +25,7 @@ FAULT_KINDS = ("checksum", "drop", "stall", "disconnect", "halt", "garbage")
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One injected fault: ``kind@N`` fires on line N's first arrival, ``kind%M`` on every M-th line's."""
+    """One injected fault: ``kind@N`` fires on line N's first arrival, ``kind@*M`` on every M-th line's."""
 
     kind: str
     line: int | None = None
@@ -39,13 +39,11 @@ class Fault:
     @classmethod
     def parse(cls, spec: str) -> Fault:
         kind, sep, rest = spec.partition("@")
-        every = None
-        if not sep:
-            kind, sep, rest = spec.partition("%")
-            every = sep == "%"
-        if kind not in FAULT_KINDS or not sep or not rest.isdigit():
+        every = rest.startswith("*")
+        rest = rest.lstrip("*")
+        if kind not in FAULT_KINDS or not sep or not rest.isdigit() or (every and int(rest) == 0):
             raise ProtocolError(
-                f"virtual:// option 'faults' has item {spec!r}; expected KIND@LINE or KIND%EVERY "
+                f"virtual:// option 'faults' has item {spec!r}; expected KIND@LINE or KIND@*EVERY "
                 f"with KIND one of {', '.join(FAULT_KINDS)}"
             )
         return cls(kind, every=int(rest)) if every else cls(kind, line=int(rest))
