@@ -56,7 +56,7 @@ def test_resend_without_space_in_buffered_mode(scripted) -> None:
         state["expect"] += 1
         return "ok"
 
-    sender, fw = scripted(respond, flow="buffered", rx_size=0)
+    sender, _fw = scripted(respond, flow="buffered", rx_size=0)
     cmds = [sender.send(f"G1 X{i}") for i in range(1, 8)]
     sender.wait_idle(5)
     assert all(c.done for c in cmds)

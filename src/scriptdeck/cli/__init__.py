@@ -18,8 +18,10 @@ from scriptdeck.errors import RunError, ScriptdeckError, UserError
 # Sub-command modules, in the order `scriptdeck --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "scriptdeck.cli.discovery",
+    "scriptdeck.cli.convert",
     "scriptdeck.cli.run",
     "scriptdeck.cli.serve",
+    "scriptdeck.cli.machine",
 )
 
 

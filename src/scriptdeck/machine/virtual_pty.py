@@ -132,7 +132,7 @@ class PtyPrinter:
             timeout = None if wake is None else max(0.0, wake - time.monotonic())
             wlist = [self._master] if out else []
             try:
-                ready, writable, _ = select.select([self._master, self._wake_r], wlist, [], timeout)
+                ready, _writable, _ = select.select([self._master, self._wake_r], wlist, [], timeout)
             except (OSError, ValueError):
                 return
             if self._wake_r in ready:
