@@ -125,8 +125,11 @@ class _Problems:
 
     def token(self, raw: dict[str, Any], key: str, path: str) -> str | None:
         """An optional id-like string (service `id`, `slug`): it ends up in service ids and on command lines."""
-        value = self.string(raw, key, path)
-        if not value:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.error(_join(path, key), f"expected a string, got {describe(value)}")
             return None
         if not TOKEN.fullmatch(value):
             self.error(_join(path, key), f"expected {TOKEN_RULE}, got {describe(value)}")
