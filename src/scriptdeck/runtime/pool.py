@@ -11,9 +11,9 @@ import io
 import multiprocessing
 import os
 import threading
-from multiprocessing import forkserver, popen_forkserver, spawn, util
-from multiprocessing.context import ForkServerContext, ForkServerProcess, reduction, set_spawning_popen
-from typing import Any
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
+from multiprocessing.context import ForkServerContext, ForkServerProcess, set_spawning_popen
+from typing import Any, cast
 
 from scriptdeck.runtime import worker
 
@@ -54,9 +54,9 @@ class _WorkerPopen(popen_forkserver.Popen):
             reduction.dump(process_obj, buf)
         finally:
             set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        self.sentinel, w = forkserver.connect_to_new_process(cast(Any, self)._fds)
         _parent_w = os.dup(w)
-        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        self.finalizer = util.Finalize(self, cast(Any, util).close_fds, (_parent_w, self.sentinel))
         with open(w, "wb", closefd=True) as f:
             f.write(buf.getbuffer())
         self.pid = forkserver.read_signed(self.sentinel)
@@ -78,6 +78,8 @@ class WorkerProcess:
                                           daemon=True)
         self.process.start()
         child.close()
+        self._lock = threading.Lock()
+        self._disposed = False
 
     @property
     def pid(self) -> int | None:
@@ -91,12 +93,21 @@ class WorkerProcess:
         return bool(self.process.is_alive())
 
     def terminate(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()
+        self._signal("terminate")
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
+        self._signal("kill")
+
+    def _signal(self, how: str) -> None:
+        # Timers (kill after the grace period) may fire after dispose(): then there is nothing to do.
+        with self._lock:
+            if self._disposed:
+                return
+            try:
+                if self.process.is_alive():
+                    getattr(self.process, how)()
+            except (ValueError, OSError):
+                pass
 
     def exitcode(self, timeout: float | None = None) -> int | None:
         self.process.join(timeout)
@@ -112,7 +123,9 @@ class WorkerProcess:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
-        self.process.close()
+        with self._lock:
+            self._disposed = True
+            self.process.close()
 
 
 class WorkerPool:

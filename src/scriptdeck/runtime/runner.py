@@ -91,6 +91,7 @@ class Runner:
         self._active: dict[str, ActiveRun] = {}
         self._automation: dict[str, ActiveRun] = {}  # machine url -> its running automation script
         self._finished: OrderedDict[str, RunResult] = OrderedDict()
+        self._threads: list[threading.Thread] = []  # run threads, joined by close() (they dispose workers)
 
     # -- preparing ---------------------------------------------------------------------------------
 
@@ -184,6 +185,9 @@ class Runner:
             known = {k: v for k, v in request.job.settings.items() if service.settings_for(request.job.direction).get(k)}
             self.store.remember(request.settings_key, known)
         run.thread = threading.Thread(target=self._drive, args=(run,), name=f"run-{request.run_id[:8]}", daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(run.thread)
         run.thread.start()
         return request.run_id
 
@@ -225,11 +229,11 @@ class Runner:
         """Cancel every run, wait for them, stop the spare workers."""
         with self._lock:
             runs = list(self._active.values())
+            threads = list(self._threads)
         for run in runs:
             self._abort(run, "cancel")
-        for run in runs:
-            if run.thread is not None:
-                run.thread.join(10)
+        for thread in threads:
+            thread.join(10)
         self.pool.close()
 
     def _abort(self, run: ActiveRun, reason: str) -> None:
