@@ -116,7 +116,7 @@ def test_delete_and_bounds() -> None:
     doc = GcodeDocument(b"a\nb\nc\nd\n")
     doc.delete(1, 2)
     assert doc.to_bytes() == b"a\nd\n"
-    with pytest.raises(IndexError, match="4 lines|2 lines"):
+    with pytest.raises(IndexError, match="has 2 lines"):
         doc.delete(1, 5)
     with pytest.raises(IndexError, match="out of range"):
         doc.replace(9, "x")

@@ -84,7 +84,7 @@ class Stats:
     layers: int
     bounds: Bounds | None  # of extruding moves (what gets printed)
     travel_bounds: Bounds | None  # of every move's end point (where the head goes)
-    extrusion_mm: float  # net filament length pushed (retracts subtract, unretracts add back)
+    extrusion_mm: float  # filament pushed by moves that extrude while moving (retract/unretract pairs excluded)
     estimated_seconds: float
     tool_changes: int
     layer_z: list[float] = field(default_factory=list)
@@ -250,19 +250,20 @@ def analyse(
 
     # Positions: work coordinates (what the program names), then machine coordinates (G92 shifts).
     pos: dict[str, np.ndarray] = {}
+    no_home = np.zeros(n, bool)
     metric = not unit_ev or bool((unit == 1.0).all())
     for axis in "XYZE":
         v = val[axis] if metric else val[axis] * unit
         present = ~np.isnan(v)
         rel = e_rel if axis == "E" else xyz_rel
         moved = is_move & present
-        home = homed.get(axis)
+        home = homed.get(axis, no_home)
         shift = g92 & present
-        has_home = home is not None and bool(home.any())
+        has_home = bool(home.any())
         reset = (moved & ~rel) | shift
         if has_home:
-            reset |= home  # type: ignore[operator]
-            v = np.where(home, 0.0, v)  # type: ignore[arg-type]
+            reset |= home
+            v = np.where(home, 0.0, v)
         adds = moved & rel
         if adds.any():
             work = _segmented_sum(np.where(adds, v, 0.0), reset, v)
@@ -273,7 +274,7 @@ def analyse(
             at = np.flatnonzero(shift)
             jump = np.zeros(n)
             jump[at] = np.where(at > 0, work[np.maximum(at - 1, 0)], 0.0) - work[at]
-            pos[axis] = work + _segmented_sum(jump, home if has_home else np.zeros(n, bool), np.zeros(n))  # type: ignore[arg-type]
+            pos[axis] = work + _segmented_sum(jump, home, np.zeros(n))
         else:
             pos[axis] = work
     x, y, z, e = pos["X"], pos["Y"], pos["Z"], pos["E"]
@@ -321,7 +322,7 @@ def analyse(
         layers=len(layers),
         bounds=Bounds.of(bx, by, bz),
         travel_bounds=Bounds.of(tx, ty, tz),
-        extrusion_mm=float(de[is_move].sum()),
+        extrusion_mm=float(de[printing].sum()),
         estimated_seconds=seconds,
         tool_changes=len(tool_changes),
         layer_z=[layer.z for layer in layers],

@@ -1,0 +1,197 @@
+"""Toolpath: positions, layers, bounds, extrusion, time, tool changes, line index, preview, the scanner."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scriptdeck.document import GcodeDocument, Stats, analyse
+from scriptdeck.document.scan import scan
+from scriptdeck.document.timing import move_times
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def tp(text: str, **kwargs: float):  # type: ignore[no-untyped-def]
+    return analyse(text.encode(), **kwargs)
+
+
+def test_absolute_relative_and_g92() -> None:
+    t = tp("G1 X10 Y5\nG91\nG1 X1 Y1\nG1 X1\nG90\nG92 X0\nG1 X5\nG1 Y0\n")
+    assert t.x.tolist() == [10, 10, 11, 12, 12, 12, 17, 17]  # machine coordinates: G92 X0 at 12, X5 → 17
+    assert t.y.tolist() == [5, 5, 6, 6, 6, 6, 6, 0]
+
+
+def test_extruder_modes() -> None:
+    t = tp("M82\nG1 X1 E5\nG92 E0\nG1 X2 E1\nM83\nG1 X3 E0.5\nG1 X4 E-0.2\nG90\nG1 X5 E3\n")
+    # G90 makes E absolute again (Marlin): E3 is 3 past the G92 E0, i.e. machine E 8.
+    assert t.e.tolist() == pytest.approx([0, 5, 5, 6, 6, 6.5, 6.3, 6.3, 8])
+    assert t.stats.extrusion_mm == pytest.approx(5 + 1 + 0.5 + 1.7)  # the retract is not laid down
+
+
+def test_inches_and_homing() -> None:
+    t = tp("G20\nG1 X1 Y2\nG21\nG1 X10\nG92 Y100\nG28 X\nG1 Y50\nG28\n")
+    assert t.x.tolist() == pytest.approx([0, 25.4, 25.4, 10, 10, 0, 0, 0])
+    assert t.y.tolist() == pytest.approx([0, 50.8, 50.8, 50.8, 50.8, 50.8, 0.8, 0])
+
+
+def test_bare_coordinates_continue_the_motion_mode() -> None:
+    t = tp("G21 G90\nG0 X5\nY7\nG1 Z1\nX3\n")
+    assert t.is_move.tolist() == [False, True, True, True, True]
+    assert (t.x[-1], t.y[-1], t.z[-1]) == (3, 7, 1)
+
+
+def test_arcs_ij_and_r() -> None:
+    t = tp("G1 X10 Y0\nG2 X0 Y0 I-5 J0 E1\nG3 X10 Y0 R5 E2\nG2 X10 Y0 I-5 J0\n")
+    clockwise = t.arcs[1][:, 1]
+    assert clockwise.min() == pytest.approx(-5, abs=0.01) and clockwise.max() <= 1e-9  # G2 from the east: down
+    counter = t.arcs[2]
+    assert counter[:, 1].min() == pytest.approx(-5, abs=0.01) and counter[:, 1].max() <= 1e-9  # G3 from the west: down
+    assert np.hypot(counter[:, 0] - 5, counter[:, 1]) == pytest.approx(5, abs=1e-9)  # R5 across a 10 mm chord
+    assert len(t.arcs[3]) > 20 and t.arcs[3][:, 1].max() == pytest.approx(5, abs=0.01)  # I/J, start = end: full circle
+    assert t.stats.bounds is not None and t.stats.bounds.max_y == pytest.approx(0, abs=1e-9)
+    assert t.stats.travel_bounds is not None and t.stats.travel_bounds.max_y == pytest.approx(5, abs=0.01)
+    assert t.stats.extrusion_mm == 2
+
+
+def test_cura_layers_and_bounds() -> None:
+    doc = GcodeDocument.from_file(FIXTURES / "cura.gcode")
+    stats = doc.stats()
+    assert stats.layers == 2 and stats.layer_z == [0.2, 0.4]
+    assert doc[doc.layers[0].first_line].raw == ";LAYER:0"
+    assert doc[doc.layers[1].first_line].raw == ";LAYER:1"
+    b = stats.bounds
+    assert b is not None
+    # The purge line at X0.1 is extrusion before ;LAYER:0 and counts in the printed bounds.
+    assert (b.min_x, b.min_y, b.max_x, b.max_y, b.max_z) == pytest.approx((0.1, 10, 20, 30, 0.4))
+    assert stats.travel_bounds is not None and stats.travel_bounds.max_y == 220
+    assert stats.extrusion_mm == pytest.approx(1 + 1.33044 + 1.33044)  # purge + two walls; retracts don't count
+
+
+def test_prusaslicer_layers_and_m204() -> None:
+    doc = GcodeDocument.from_file(FIXTURES / "prusaslicer.gcode")
+    stats = doc.stats()
+    assert stats.layers == 2 and stats.layer_z == [0.2, 0.4]
+    assert doc[doc.layers[1].first_line].raw == ";LAYER_CHANGE"
+    # M204 P1250 in the file beats the default, so changing the default changes nothing.
+    assert doc.stats(acceleration=100).estimated_seconds == pytest.approx(stats.estimated_seconds)
+    assert stats.estimated_seconds > 2.0  # includes the G4 S2 dwell
+
+
+def test_simplify3d_layers_and_tools() -> None:
+    doc = GcodeDocument.from_file(FIXTURES / "simplify3d_crlf_nofinal.gcode")
+    stats = doc.stats()
+    assert stats.layers == 2 and stats.layer_z == [0.2, 0.4]
+    assert doc[doc.layers[0].first_line].raw.startswith("; layer 1, Z = 0.200")
+    assert stats.tool_changes == 0  # selecting T0 first is not a change
+    t = tp("T0\nG1 X1 E1\nT1\nG1 X2 E1\nT1\nT0\nM6 T2\n")
+    assert [(c.line, c.tool) for c in t.tool_changes] == [(2, 1), (5, 0), (6, 2)]
+
+
+def test_layers_from_z_changes_ignore_z_hops() -> None:
+    doc = GcodeDocument.from_file(FIXTURES / "plain_mixed.gcode")
+    assert [layer.z for layer in doc.layers] == [0.3, 0.6]
+    # The hop to Z1.0 extrudes nothing; layer 1 starts at the first Z move after layer 0's last extrusion.
+    assert doc[doc.layers[1].first_line].raw == "G1 Z0.6"
+    assert doc.layers[0].first_line == 6  # "G0 Z0.3" brought the head to the first layer
+    assert doc.stats().estimated_seconds >= 0.5  # the G4 P500 after a ( ) comment
+
+
+def test_line_index() -> None:
+    t = GcodeDocument.from_file(FIXTURES / "cura.gcode").toolpath()
+    first = t.first_line_of_layer(1)
+    assert t.layer_of_line(first) == 1 and t.layer_of_line(first - 1) == 0 and t.layer_of_line(0) == -1
+    lines = t.layer_lines()
+    assert lines[first] == 1 and lines[0] == -1 and lines.size == t.stats.lines
+    assert t.layer_at_z(0.3) == t.layers[1] and t.layer_at_z(0.1) == t.layers[0] and t.layer_at_z(9) is None
+
+
+def test_stats_to_json() -> None:
+    stats = GcodeDocument.from_file(FIXTURES / "cura.gcode").stats()
+    assert isinstance(stats, Stats)
+    data = json.loads(stats.to_json())
+    assert data["layers"] == 2 and data["layer_z"] == [0.2, 0.4] and data["bounds"]["max_x"] == 20
+    assert set(data) >= {"lines", "moves", "layers", "bounds", "extrusion_mm", "estimated_seconds", "tool_changes"}
+
+
+def test_trapezoid_time_of_one_move() -> None:
+    # 100 mm at 50 mm/s, 1000 mm/s²: 0.05 s up, 0.05 s down (1.25 mm each), 97.5 mm cruise = 1.95 s.
+    t = tp("G1 X100 F3000\n")
+    assert t.stats.estimated_seconds == pytest.approx(2.05)
+    # Too short to reach the feed: 2 mm peaks at √(1000·2) ≈ 44.7 mm/s.
+    assert tp("G1 X2 F3000\n").stats.estimated_seconds == pytest.approx(2 * math.sqrt(2 / 1000))
+    assert tp("G1 X100 F3000\n", acceleration=500).stats.estimated_seconds == pytest.approx(2.1)
+    assert tp("M204 S500\nG1 X100 F3000\n").stats.estimated_seconds == pytest.approx(2.1)
+
+
+def test_corners_slow_down_but_straight_lines_do_not() -> None:
+    straight = tp("G1 X50 F3000\nG1 X100\n").stats.estimated_seconds
+    assert straight == pytest.approx(2.05)
+    corner = tp("G1 X50 F3000\nG1 X50 Y50\n").stats.estimated_seconds
+    reverse = tp("G1 X50 F3000\nG1 X0\n").stats.estimated_seconds
+    assert straight < corner < reverse == pytest.approx(2.1)
+
+
+def test_move_times_vectorised_matches_formula() -> None:
+    one = np.ones(1)
+    zero = np.zeros(1)
+    assert move_times(one * 100, one * 50, one * 1000, one, zero, zero)[0] == pytest.approx(2.05)
+
+
+def test_preview_layers_and_decimation() -> None:
+    doc = GcodeDocument.from_file(FIXTURES / "prusaslicer.gcode")
+    full = doc.preview()
+    assert [layer.index for layer in full.layers] == [-1, 0, 1]  # the intro line comes first
+    assert full.layers[1].paths[0][:4] == [110.5, 110.5, 120.5, 110.5]
+    assert full.stride == 1 and full.points == full.source_points
+    small = doc.preview(max_segments=12)
+    assert small.points <= 12 and small.stride > 1
+    json.loads(small.to_json())
+    lines = ["G1 Z0.2 F1200"] + [f"G1 X{i % 100} Y{i // 100} E{i}" for i in range(5000)]
+    big = GcodeDocument.from_text("\n".join(lines)).preview(max_segments=500)
+    assert big.points <= 500 and big.source_points == 5000  # E0 on the first move prints nothing
+    assert GcodeDocument(b"G28\n").preview().layers == []
+
+
+def test_empty_and_comment_only() -> None:
+    for data in (b"", b"; nothing\n", b"M104 S200"):
+        stats = analyse(data).stats
+        assert stats.moves == 0 and stats.layers == 0 and stats.bounds is None and stats.estimated_seconds == 0
+
+
+_number = st.one_of(
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(-1e5, 1e5, allow_nan=False).map(lambda f: f"{f:.5f}"),
+    st.floats(-1e3, 1e3, allow_nan=False).map(lambda f: f"{f:.3f}".rstrip("0")),
+    st.sampled_from([".5", "-.25", "+3", "7.", "0001.50", "-0"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("XYZEF"), _number), min_size=1, max_size=5))
+def test_scanner_reads_numbers_exactly_like_float(words: list[tuple[str, str]]) -> None:
+    line = "G1 " + " ".join(f"{letter}{value}" for letter, value in words) + " ; X99"
+    result = scan(line.encode())
+    expected: dict[str, float] = {}
+    for letter, value in words:
+        expected[letter] = float(value)
+    for letter in "XYZEF":
+        got = result.values[letter][0]
+        if letter in expected:
+            assert got == expected[letter]
+        else:
+            assert math.isnan(got)
+    assert chr(result.letter[0]) == "G" and result.number[0] == 1
+
+
+def test_scanner_ignores_comments_and_malformed_numbers() -> None:
+    result = scan(b"G1 X1.2.3 Y--4 Z+7 (X5) ; E9\nM117 Layer5 X\n")
+    assert math.isnan(result.values["X"][0]) and math.isnan(result.values["Y"][0])
+    assert result.values["Z"][0] == 7 and math.isnan(result.values["E"][0])
+    assert result.number[1] == 117
