@@ -106,13 +106,23 @@ class _Binding:
 class _Module:
     """Every name the module binds while it is imported, and every name that code reads."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, source: bytes) -> None:
         self.bindings: dict[str, list[_Binding]] = {}
         self.loads: set[str] = set()
         self.star_import = False
         self.imports: dict[str, str] = {}  # local name -> dotted origin, for OrderedDict & co.
+        self._reading = False
         for stmt in tree.body:
             self._stmt(stmt, conditional=False)
+        # Reads matter only for magic variables (a read may be a mutation). Walking every
+        # expression costs more than parsing, so do it only when the text mentions a magic name
+        # more often than it is bound: a read needs an occurrence of its own.
+        if any(source.count(name.encode()) > len(self.bindings.get(name, ())) for name in MAGIC_NAMES):
+            self._reading = True
+            self.bindings.clear()
+            self.imports.clear()
+            for stmt in tree.body:
+                self._stmt(stmt, conditional=False)
 
     def _bind(self, name: str, node: ast.AST | None, conditional: bool) -> None:
         self.bindings.setdefault(name, []).append(_Binding(node, conditional))
@@ -170,6 +180,8 @@ class _Module:
                     self._stmt(item, conditional=True)
             elif isinstance(child, ast.expr):
                 self._reads(child)
+                if isinstance(stmt, ast.Expr):  # only a walrus binds here; _reads sees those
+                    continue
                 for node in ast.walk(child):
                     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
                         self._bind(node.id, None, True)
@@ -189,6 +201,8 @@ class _Module:
             self._reads(target)
 
     def _reads(self, expr: ast.AST) -> None:
+        if not self._reading:
+            return
         stack = [expr]
         while stack:
             node = stack.pop()
@@ -398,15 +412,15 @@ def _callable_facts(variable: str, expr: ast.expr, module: _Module) -> CallableF
         raise NotLiteral(name)  # an import, or an alias loop
 
 
-def is_script(tree: ast.Module) -> bool:
-    """Does the module assign any of the magic variables at its top level (even conditionally)?"""
-    module = _Module(tree)
-    return any(name in module.bindings for name in ("__script_id__", "__script_title__", "__script_obj__"))
+def read_facts(tree: ast.Module, source: bytes) -> tuple[ScriptFacts, list[str]] | None:
+    """The magic variables of the module, and the names (in MAGIC_NAMES order) that need an import.
 
-
-def read_facts(tree: ast.Module) -> tuple[ScriptFacts, list[str]]:
-    """The magic variables of the module, and the names (in MAGIC_NAMES order) that need an import."""
-    module = _Module(tree)
+    None when the module is no script: it assigns none of `__script_id__`, `__script_title__`,
+    `__script_obj__` at its top level (even conditionally).
+    """
+    module = _Module(tree, source)
+    if not any(name in module.bindings for name in ("__script_id__", "__script_title__", "__script_obj__")):
+        return None
     facts = ScriptFacts()
     unknown: list[str] = []
     for name in MAGIC_NAMES:

@@ -1,6 +1,6 @@
 """Child process of the script-file import fallback: import one script, print its magic variables.
 
-Run as `python -I -B _scriptprobe.py SCRIPT` with the script's folder as cwd. Standard library
+Run as `python -I -B _scriptprobe.py SCRIPT OPAQUE_KEY` with the script's folder as cwd. Standard library
 only, and never imported by scriptdeck itself: it runs plugin code, so it lives in its own
 process that the parent kills when it takes too long. Prints one JSON object on the original
 stdout; whatever the script prints goes to stderr so it cannot corrupt the report.
@@ -17,7 +17,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-OPAQUE = "__scriptdeck_opaque__"  # marks a value JSON cannot carry; the parent shows its repr
 _VALUES = ("__script_id__", "__script_title__", "__script_settings__", "__script_version__")
 
 
@@ -112,6 +111,7 @@ def probe(script: Path) -> dict[str, Any]:
 
 def main() -> None:
     script = Path(sys.argv[1]).resolve()
+    opaque = sys.argv[2]  # the key that marks a value JSON cannot carry; the parent shows its repr
     # -I left this file's folder (scriptdeck/plugins) first on sys.path; the script expects its own.
     sys.path[0] = str(script.parent)
     report = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -121,10 +121,10 @@ def main() -> None:
     except BaseException as exc:  # e.g. a __script_obj__ whose attribute access raises
         result = {"error": f"{type(exc).__name__}: {exc}"}
     try:
-        text = json.dumps(result, default=lambda o: {OPAQUE: _shown(o)})
+        text = json.dumps(result, default=lambda o: {opaque: _shown(o)})
     except (TypeError, ValueError):  # tuple keys, cycles: show each value as its repr
-        result["values"] = {k: {OPAQUE: _shown(v)} for k, v in result.get("values", {}).items()}
-        text = json.dumps(result, default=lambda o: {OPAQUE: _shown(o)})
+        result["values"] = {k: {opaque: _shown(v)} for k, v in result.get("values", {}).items()}
+        text = json.dumps(result, default=lambda o: {opaque: _shown(o)})
     report.write(text)
     report.flush()
     os._exit(0)  # skip atexit handlers and non-daemon threads the script may have started

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scriptdeck.plugins._scriptast import CallableFacts, Params, ScriptFacts, is_script, read_facts
-from scriptdeck.plugins._scriptprobe import OPAQUE  # stdlib only; importing it runs no plugin code
+from scriptdeck.plugins._scriptast import CallableFacts, Params, ScriptFacts, read_facts
 from scriptdeck.plugins.model import Plugin, PluginStatus, ScriptRef, Service, ServiceKind
 from scriptdeck.settings.fields import describe, parse_schema
 
@@ -37,7 +36,7 @@ RESERVED_IDS = ("cancel",)  # the original host's cancel command shares the id n
 # forgot its id is reported (rather than silently ignored) so the author learns why it is missing.
 _MARKERS = (b"__script_id__", b"__script_title__", b"__script_obj__")
 _PROBE = Path(__file__).with_name("_scriptprobe.py")
-_INIT = Params(("self", "g", "logger", "settings"), 4)
+_OPAQUE = "__scriptdeck_opaque__"  # the child marks values JSON cannot carry with this key
 
 
 class _Opaque:
@@ -113,10 +112,11 @@ def _read(path: Path, root: Path) -> Plugin | _Pending | None:
         return _broken(path, root, f"syntax error: {exc.msg}", where)
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         return _broken(path, root, f"cannot parse the file: {exc}")
-    if not is_script(tree):  # the names only appear in a comment or a string
+    found = read_facts(tree, source)
+    if found is None:  # the names only appear in a comment or a string
         return None
+    facts, unknown = found
     description = _first_paragraph(ast.get_docstring(tree) or "")
-    facts, unknown = read_facts(tree)
     if unknown:
         return _Pending(path, unknown, description)
     return _build(path, root, facts, description)
@@ -278,7 +278,7 @@ def _import_facts(path: Path, unknown: list[str], timeout: float) -> ScriptFacts
     """Import `path` in a child process and read its magic variables; a message when that fails."""
     plural = "are" if len(unknown) > 1 else "is"
     why = f"importing the file (needed because {', '.join(unknown)} {plural} not literal)"
-    command = [sys.executable, "-I", "-B", str(_PROBE), str(path)]
+    command = [sys.executable, "-I", "-B", str(_PROBE), str(path), _OPAQUE]
     try:
         child = subprocess.Popen(
             command,
@@ -322,8 +322,8 @@ def _kill(child: subprocess.Popen[bytes]) -> None:
 
 
 def _decode(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and OPAQUE in obj:
-        return _Opaque(str(obj[OPAQUE]))
+    if len(obj) == 1 and _OPAQUE in obj:
+        return _Opaque(str(obj[_OPAQUE]))
     return obj
 
 
