@@ -434,6 +434,13 @@ def test_values_mutated_after_assignment_are_read_by_importing(tmp_path: Path) -
     assert [f.name for f in plugin.services[0].settings] == ["bed", "nozzle"]
 
 
+def test_method_call_mutation_is_read_by_importing(tmp_path: Path) -> None:
+    text = '"""Mentions __script_settings__ in the docstring."""\n' + source(settings="{'bed': 60}")
+    assert load(tmp_path, text).services[0].settings.defaults() == {"bed": 60}
+    text += "__script_settings__.update(nozzle=210)\n"
+    assert load(tmp_path, text).services[0].settings.defaults() == {"bed": 60, "nozzle": 210}
+
+
 def test_conditional_assignment_is_read_by_importing(tmp_path: Path) -> None:
     text = source(title=None) + "if True:\n    __script_title__ = 'Purge (fast)'\nelse:\n    __script_title__ = 'x'\n"
     assert load(tmp_path, text).name == "Purge (fast)"
