@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -178,7 +179,7 @@ def open_csv(window: Any, document: Any, file: Any, filename: str, import_export
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        import_export.error(f"{filename}: not UTF-8 text ({exc})")
+        import_export.error(f"{os.path.basename(filename)}: not UTF-8 text ({exc})")
         return
     failed: list[str] = []
 
@@ -186,7 +187,7 @@ def open_csv(window: Any, document: Any, file: Any, filename: str, import_export
         failed.append(message)
         import_export.error(message)
 
-    lines = csv_to_gcode(text, settings, name=filename or "points.csv", error=error)
+    lines = csv_to_gcode(text, settings, name=os.path.basename(filename) or "points.csv", error=error)
     if not failed:
         document.append(lines)
 
@@ -195,5 +196,5 @@ def save_csv(window: Any, document: Any, file: Any, filename: str, import_export
     """Format service `save`: the points the document draws through → CSV rows."""
     runs = document_runs(document)
     if not runs:
-        import_export.warning(f"{filename}: the document has no moves; writing only the header")
+        import_export.warning(f"{os.path.basename(filename)}: the document has no moves; writing only the header")
     file.write(runs_to_csv(runs, settings).encode("utf-8"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -183,7 +184,7 @@ def open_svg(window: Any, document: Any, file: Any, filename: str, import_export
         import_export.progress(done)
 
     try:
-        lines = svg_to_gcode(data, settings, name=filename or "drawing.svg", warn=import_export.warning, progress=progress)
+        lines = svg_to_gcode(data, settings, name=os.path.basename(filename) or "drawing.svg", warn=import_export.warning, progress=progress)
     except ValueError as exc:
         import_export.error(str(exc))
         return
