@@ -11,6 +11,7 @@ import importlib.util
 import io
 import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from scriptdeck.document.gcode import GcodeDocument
+from scriptdeck.host import Host
 from scriptdeck.plugins.manifest import load_manifest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plugins"
@@ -349,3 +351,53 @@ def test_pause_at_height_errors(pause: ModuleType, settings: dict[str, Any], mes
     with pytest.raises(ValueError, match=message):
         pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), **settings})
     assert not doc.changed
+
+
+# -- end to end: the actions in worker processes, through the Host ------------------------------
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    with Host(tmp_path_factory.mktemp("data"), include_examples=True, warm=False) as h:
+        yield h
+
+
+def test_actions_edit_the_document_from_a_worker_as_one_undoable_step(host: Host) -> None:
+    doc = GcodeDocument.from_text(LAYERS)
+    result = host.run("PostProcess/pause-at-height", document=doc, settings={"z": 0.4, "command": "M600"},
+                      use_last_used=False)
+    assert result.ok, result.error
+    assert "M600\n;LAYER:1" in doc.text
+    assert [m["message"] for m in result.messages] == ["M600 inserted before layer 1 (Z=0.4 mm), line 6"]
+    assert doc.undo_label == "Pause at height"
+    doc.undo()
+    assert doc.text == LAYERS
+
+    result = host.run("PostProcess/scale-and-translate", document=doc, settings={"offset_x": 5, "offset_y": 5},
+                      use_last_used=False)
+    assert result.ok and "G1 X15 Y15 E1" in doc.text
+
+
+@pytest.mark.parametrize(("service", "settings", "message"), [
+    ("PostProcess/scale-and-translate", {"offset_x": 300}, "ValueError: Scale and translate: the result does not "
+                                                           "fit the bed: X would span 310.00..320.00 mm"),
+    ("PostProcess/search-and-replace", {"find": "[G"}, "is not a valid regular expression"),
+    ("PostProcess/pause-at-height", {"z": 9}, "no layer at or above Z=9 mm"),
+])
+def test_a_failing_action_leaves_the_document_alone(host: Host, service: str, settings: dict[str, Any],
+                                                     message: str) -> None:
+    doc = GcodeDocument.from_text(LAYERS)
+    result = host.run(service, document=doc, settings=settings, use_last_used=False)
+    assert result.outcome == "error" and message in (result.error or "")
+    assert doc.text == LAYERS and not doc.can_undo
+
+
+def test_run_cli_search_and_replace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scriptdeck.cli import main
+
+    (tmp_path / "in.gcode").write_bytes(b"M104 S200\r\nG1 X1\r\n")
+    code = main(["--data-dir", str(tmp_path / "data"), "run", "PostProcess/search-and-replace",
+                 "--doc", str(tmp_path / "in.gcode"), "--out", str(tmp_path / "out.gcode"),
+                 "--set", r"find=^M104 S(\d+)", "--set", r"replace=M104 S\1\nM109 S\1"])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out.gcode").read_bytes() == b"M104 S200\r\nM109 S200\r\nG1 X1\r\n"
