@@ -1,0 +1,84 @@
+"""`scriptdeck run` and `scriptdeck history` from the command line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scriptdeck.cli import main
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SCRIPTDECK_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("SCRIPTDECK_PLUGIN_PATH", raising=False)
+
+
+def test_seed_hello_world_warning_reaches_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "HelloWorld"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: Hello World" in err
+    assert out == ""
+    assert main(["run", "HelloWorld", "--set", "greeting=Good morning"]) == 0
+    assert "warning: Good morning" in capsys.readouterr().err
+
+
+def test_json_events_are_one_envelope_per_line_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "HelloWorld", "--json-events", "--set", "greeting=hey"]) == 0
+    out, err = capsys.readouterr()
+    envelopes = [json.loads(line) for line in out.splitlines()]
+    assert [e["event"] for e in envelopes] == ["ActionStarted", "RunMessage", "ActionFinished"]
+    assert all(set(e) == {"event", "payload", "run_id", "time"} for e in envelopes)
+    assert envelopes[1]["payload"]["message"] == "hey"
+    assert "warning: hey" in err
+
+
+def test_bad_input_exits_2_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "HelloWorld", "--set", "nope=1"]) == 2
+    assert "nope: no such setting" in capsys.readouterr().err
+    assert main(["run", "NoSuchThing"]) == 2
+    assert main(["history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"runs": []}
+
+
+def test_failed_script_exits_1_and_history_shows_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "bad.py").write_text(textwrap.dedent("""
+        __script_id__ = "bad"
+        __script_title__ = "Bad"
+        class S:
+            def __init__(self, g, logger, settings):
+                self.script_status = None
+            def run(self):
+                raise RuntimeError("nozzle clogged")
+        __script_obj__ = S
+    """))
+    assert main(["--plugin-path", str(scripts), "--no-examples", "run", "bad"]) == 1
+    err = capsys.readouterr().err
+    assert "bad: error: RuntimeError: nozzle clogged" in err
+    assert main(["history", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["service_id"], r["outcome"]) for r in runs] == [("bad", "error")]
+    assert main(["history", "show", runs[0]["id"][:8], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert any("nozzle clogged" in (r["exc_text"] or "") for r in shown["log"])
+
+
+def test_action_with_doc_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "plugins" / "Mark"
+    folder.mkdir(parents=True)
+    (folder / "plugin.json").write_text(json.dumps({"engine": "python", "services": [
+        {"type": "action", "label": "Mark", "script": {"module": "m", "function": "main"}}]}))
+    (folder / "m.py").write_text("def main(window, document, settings):\n    document.append('M117 marked')\n")
+    doc = tmp_path / "job.gcode"
+    doc.write_bytes(b"G28\r\n")
+    out = tmp_path / "out.gcode"
+    assert main(["--plugin-path", str(tmp_path / "plugins"), "run", "Mark", "--doc", str(doc), "--out", str(out)]) == 0
+    assert out.read_bytes() == b"G28\r\nM117 marked\r\n"

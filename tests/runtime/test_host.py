@@ -1,0 +1,72 @@
+"""Host: the Python API the CLI and the dashboard use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scriptdeck.document.gcode import GcodeDocument
+from scriptdeck.host import Host
+from scriptdeck.runtime.ui import FutureWindow
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_reload_fires_plugins_changed(host: Host, plugins: Path, kit: Any, recorder: Any) -> None:
+    kit.automation(plugins, "newone", "return True, {}")
+    host.reload()
+    assert [(e["event"], e["payload"]) for e in recorder.envelopes] == [
+        ("PluginsChanged", {"plugins": ["newone"], "services": ["newone"]})]
+
+
+def test_questions_answered_asynchronously(host: Host, plugins: Path, kit: Any, recorder: Any) -> None:
+    kit.plugin_folder(plugins, "Ask", [kit.action_service()], {"main.py": """
+        def main(window, document, settings):
+            window.information(str(window.choose_option("Tool?", ["T0", "T1"], 0)))
+    """})
+    host.reload()
+    window = FutureWindow()
+    run_id = host.start("Ask", window=window)
+    kit.wait_event(host, recorder, run_id, "RunPrompt")
+    prompt = dict(recorder.for_run(run_id, "RunPrompt"))["RunPrompt"]
+    assert prompt == {"id": "Ask/act", "request_id": prompt["request_id"], "kind": "choose_option", "title": "",
+                      "message": "Tool?", "options": ["T0", "T1"], "default": 0}
+    assert [p.request_id for p in window.pending()] == [prompt["request_id"]]
+    assert host.answer(run_id, prompt["request_id"], 1)
+    result = host.wait(run_id)
+    assert [m["message"] for m in result.messages] == ["1"]
+    assert not host.answer(run_id, prompt["request_id"], 0)  # the run is over
+
+
+def test_document_is_updated_in_place_as_one_undo_step(host: Host, plugins: Path, kit: Any) -> None:
+    kit.plugin_folder(plugins, "Edit", [kit.action_service(label="Add pause")], {"main.py": """
+        def main(window, document, settings):
+            document.insert(1, "M0")
+            document.append("M84")
+    """})
+    host.reload()
+    document = GcodeDocument.from_text("G28\nG1 Z1\n")
+    result = host.run("Edit", document=document)
+    assert result.ok
+    assert document.text == "G28\nM0\nG1 Z1\nM84\n"
+    assert document.undo() == "Add pause"
+    assert document.text == "G28\nG1 Z1\n"
+
+
+def test_close_cancels_running_runs(make_host: Any, plugins: Path, kit: Any) -> None:
+    kit.automation(plugins, "forever", "while True:\n    pass")
+    host = make_host()
+    run_id = host.start("forever")
+    host.close()
+    again = make_host()
+    assert again.history.get(run_id)["outcome"] == "cancelled"
+
+
+def test_interrupted_runs_are_marked_at_the_next_start(make_host: Any) -> None:
+    host = make_host()
+    host.history.begin({"id": "ghost", "service_id": "x", "kind": "automation", "started_at": "2024-01-01"})
+    host.history._conn.execute("UPDATE runs SET host_pid=999999999 WHERE id='ghost'")
+    host.close()
+    assert make_host().history.get("ghost")["outcome"] == "interrupted"
