@@ -211,8 +211,11 @@ class DocumentSession:
             if doc is None:
                 return {"revision": 0, "bounds": None, "layers": []}
             revision = int(doc.revision)
-            raw = doc.preview(max_segments)
-        return {"revision": revision, **preview_json(raw)}
+            data = preview_json(doc.preview(max_segments))
+            if not data["layers"]:
+                # No extrusion: a plotter, laser or CNC job. Draw its feed moves instead.
+                data = feed_preview(doc, max_segments)
+        return {"revision": revision, **data}
 
 
 def _stats_json(stats: Any) -> dict[str, Any]:
@@ -247,3 +250,55 @@ def preview_json(raw: Any) -> dict[str, Any]:
     layers = [{"index": layer.get("index"), "z": layer.get("z"), "first_line": layer.get("first_line"),
                "paths": layer.get("paths") or []} for layer in data.get("layers") or []]
     return {"bounds": bounds, "layers": layers, "points": data.get("points"), "stride": data.get("stride")}
+
+
+def feed_preview(doc: Any, max_points: int) -> dict[str, Any]:
+    """Polylines of the non-G0 moves of a job without extrusion (pen plotter, laser, CNC), one layer.
+
+    Uses the toolpath's per-line positions and each move line's command (G0 is travel; G1/G2/G3
+    and bare coordinate lines after them draw). A pen that lifts with Z still shows as one drawing
+    per Z, which is what a plotter preview needs.
+    """
+    import numpy as np
+
+    tp = doc.toolpath()
+    moves = np.flatnonzero(tp.is_move)
+    if not moves.size:
+        return {"bounds": None, "layers": [], "points": 0, "stride": 1}
+    stride = max(1, int(moves.size // max(max_points, 2)) + 1) if moves.size > max_points else 1
+    paths: list[list[float]] = []
+    current: list[float] = []
+    modal = "G0"
+    prev_x = prev_y = 0.0
+    xs: list[float] = []
+    ys: list[float] = []
+    for count, index in enumerate(moves.tolist()):
+        command = doc[index].command
+        if command in ("G0", "G1", "G2", "G3"):
+            modal = command
+        x, y = float(tp.x[index]), float(tp.y[index])
+        drawing = modal != "G0" and (x != prev_x or y != prev_y)
+        if drawing:
+            if not current:
+                current = [round(prev_x, 3), round(prev_y, 3)]
+            if stride == 1 or count % stride == 0:
+                current += [round(x, 3), round(y, 3)]
+            xs.append(x)
+            ys.append(y)
+        elif current:
+            if current[-2:] != [round(prev_x, 3), round(prev_y, 3)]:
+                current += [round(prev_x, 3), round(prev_y, 3)]  # keep each path's end
+            paths.append(current)
+            current = []
+        prev_x, prev_y = x, y
+    if current:
+        paths.append(current)
+    if not paths:
+        return {"bounds": None, "layers": [], "points": 0, "stride": stride}
+    for path in paths:
+        xs += path[0::2]
+        ys += path[1::2]
+    bounds = [min(xs), min(ys), 0.0, max(xs), max(ys), 0.0]
+    points = sum(len(p) // 2 for p in paths)
+    return {"bounds": bounds, "layers": [{"index": 0, "z": 0.0, "first_line": int(moves[0]), "paths": paths}],
+            "points": points, "stride": stride}

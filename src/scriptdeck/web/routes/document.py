@@ -88,7 +88,7 @@ def _settings_arg(text: str | None) -> dict[str, Any]:
         return {}
     try:
         values = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise UserError(f"settings: expected a JSON object, got invalid JSON ({exc.msg})") from None
     if not isinstance(values, dict):
         raise UserError("settings: expected a JSON object of setting values")
