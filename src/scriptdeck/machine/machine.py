@@ -127,6 +127,9 @@ class Machine:
     def add_line_listener(self, fn: LineListener) -> Callable[[], None]:
         """Call ``fn(direction, text)`` for every line in ("in") and out ("out"); returns an unsubscribe."""
         self._line_listeners.append(fn)
+        sender = self._sender
+        if sender is not None and self._dispatch_line not in sender.line_listeners:
+            sender.line_listeners.append(self._dispatch_line)
         return lambda: self._line_listeners.remove(fn) if fn in self._line_listeners else None
 
     def add_state_listener(self, fn: StateListener) -> Callable[[], None]:
@@ -146,7 +149,8 @@ class Machine:
         try:
             transport = self._factory(self.url)
             sender = Sender(transport, self.config)
-            sender.line_listeners.append(self._dispatch_line)
+            if self._line_listeners:  # decoding every line costs CPU; only when someone listens
+                sender.line_listeners.append(self._dispatch_line)
             sender.reply_listeners.append(self._on_reply)
             sender.failure_listeners.append(self._on_failure)
             with self._lock:

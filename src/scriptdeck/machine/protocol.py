@@ -127,9 +127,14 @@ def parse_position(text: str) -> dict[str, float] | None:
     return {k: float(v) for k, v in found.items()}
 
 
+_PLAIN_OK = Reply(ReplyKind.OK, "ok")
+
+
 def parse_reply(text: str) -> Reply:
     """Classify one line received from the firmware (without its newline)."""
     s = text.strip()
+    if s == "ok":
+        return _PLAIN_OK  # the common case, once per line streamed: no parsing, no allocation
     low = s.lower()
     if low.startswith("ok"):
         rest = s[2:]

@@ -123,7 +123,7 @@ class Sender:
         self.paused = False
         self.started = threading.Event()  # the firmware said "start" (or anything)
         self.line_listeners: list[Callable[[str, str], None]] = []  # (direction "in"/"out", text)
-        self.reply_listeners: list[Callable[[Reply], None]] = []
+        self.reply_listeners: list[Callable[[Reply], None]] = []  # replies carrying temperatures/position
         self.failure_listeners: list[Callable[[MachineError], None]] = []
         self._reader = threading.Thread(target=self._read_loop, name="scriptdeck-reader", daemon=True)
 
@@ -497,13 +497,16 @@ class Sender:
                 self.started.set()
             if acked and self._waiters:
                 self._cond.notify_all()
-        for text in lines:
-            if text and self.line_listeners:
-                self._notify_line("in", text)
-        for reply in replies:
-            for fn in self.reply_listeners:
-                with contextlib.suppress(Exception):
-                    fn(reply)
+        if self.line_listeners:
+            for text in lines:
+                if text:
+                    self._notify_line("in", text)
+        if self.reply_listeners:
+            for reply in replies:
+                if reply.temperatures or reply.position:  # only reports interest the listeners
+                    for fn in self.reply_listeners:
+                        with contextlib.suppress(Exception):
+                            fn(reply)
         if failure is not None:
             self.fail(failure)
         elif acked:
