@@ -42,6 +42,7 @@ class PtyPrinter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="virtual-printer-pty", daemon=True)
         self.hosts = 0  # how many times a host attached
+        self.detached = threading.Event()  # set while no host has the port open
         self.stopped_by_fault = threading.Event()
 
     def start(self) -> PtyPrinter:
@@ -91,9 +92,11 @@ class PtyPrinter:
             if not attached:
                 data = self._read()
                 if data is None:
+                    self.detached.set()
                     self._stop.wait(_NO_HOST_CHECK_S)
                     continue
                 attached = True
+                self.detached.clear()
                 self.hosts += 1
                 fw.power_on(time.monotonic(), greet=False)
                 out.clear()
@@ -141,6 +144,7 @@ class PtyPrinter:
                 data = self._read()
                 if data is None:
                     attached = False  # the host closed the port: reboot on the next open
+                    self.detached.set()
                     continue
                 if data:
                     greet_at = None  # the host spoke first: it is not waiting for "start"
