@@ -30,6 +30,9 @@ DEFAULT_FEED_MM_S = 25.0
 _MIN_SPEED = 0.1  # mm/s: F0 or a negative F would otherwise divide by zero
 
 
+_BLOCK = 1 << 16  # moves per block: temporaries stay in cache and peak memory stays small
+
+
 def move_times(
     length: np.ndarray,
     speed: np.ndarray,
@@ -40,35 +43,41 @@ def move_times(
     junction_deviation: float = DEFAULT_JUNCTION_DEVIATION,
 ) -> np.ndarray:
     """Seconds per move. (ux, uy, uz) are unit directions, all zero where a corner must stop."""
+    count = length.size
     v = np.maximum(speed, _MIN_SPEED)
     a = np.maximum(accel, 1e-3)
-    count = length.size
     junction = np.zeros(count + 1)  # junction[k] = speed between move k-1 and move k
-    if count > 1:
-        dot = ux[:-1] * ux[1:] + uy[:-1] * uy[1:] + uz[:-1] * uz[1:]
-        still = (ux == 0) & (uy == 0) & (uz == 0)
-        stop = still[:-1] | still[1:]
+    for s in range(1, count, _BLOCK):
+        e = min(s + _BLOCK, count)  # corners s..e-1, between moves k-1 and k
+        p, c = slice(s - 1, e - 1), slice(s, e)
+        dot = ux[p] * ux[c] + uy[p] * uy[c] + uz[p] * uz[c]
         # Marlin: cos θ = −dot, sin(θ/2) = √((1 − cos θ)/2); straight on gives 1 (no limit).
         sin_half = np.sqrt(np.clip(0.5 * (1.0 + dot), 0.0, 1.0))
-        limit_sq = np.full(count - 1, np.inf)
-        bend = sin_half < 0.999999
-        limit_sq[bend] = a[1:][bend] * junction_deviation * sin_half[bend] / (1.0 - sin_half[bend])
-        corner = np.minimum(np.minimum(v[:-1], v[1:]), np.sqrt(limit_sq))
-        corner[stop] = 0.0
-        junction[1:-1] = corner
-    v0 = np.minimum(junction[:-1], v)
-    v1 = np.minimum(junction[1:], v)
-    v_sq, v0_sq, v1_sq = v * v, v0 * v0, v1 * v1
-    cruise = length - (2 * v_sq - v0_sq - v1_sq) / (2 * a)
-    times = (2 * v - v0 - v1) / a + np.maximum(cruise, 0.0) / v
-    short = cruise < 0
-    if short.any():
-        # Too short to reach v: accelerate to the peak speed and straight back down.
-        L, A, s0, s1 = length[short], a[short], v0[short], v1[short]
-        peak = np.sqrt(A * L + 0.5 * (s0 * s0 + s1 * s1))
-        t_short = (2 * peak - s0 - s1) / A
-        # Cannot even go from entry to exit speed: time it at their average.
-        impossible = peak < np.maximum(s0, s1)
-        t_short[impossible] = 2 * L[impossible] / (s0[impossible] + s1[impossible])
-        times[short] = t_short
+        limit_sq = a[c] * junction_deviation * sin_half
+        with np.errstate(divide="ignore"):
+            limit_sq /= 1.0 - sin_half
+        corner = np.minimum(np.minimum(v[p], v[c]), np.sqrt(limit_sq))
+        still_p = (ux[p] == 0) & (uy[p] == 0) & (uz[p] == 0)
+        still_c = (ux[c] == 0) & (uy[c] == 0) & (uz[c] == 0)
+        corner[still_p | still_c] = 0.0
+        junction[s:e] = corner
+    times = np.empty(count)
+    for s in range(0, count, _BLOCK):
+        e = min(s + _BLOCK, count)
+        vb, ab, lb = v[s:e], a[s:e], length[s:e]
+        v0 = np.minimum(junction[s:e], vb)
+        v1 = np.minimum(junction[s + 1 : e + 1], vb)
+        cruise = lb - (2 * vb * vb - v0 * v0 - v1 * v1) / (2 * ab)
+        t = (2 * vb - v0 - v1) / ab + np.maximum(cruise, 0.0) / vb
+        short = cruise < 0
+        if short.any():
+            # Too short to reach v: accelerate to the peak speed and straight back down.
+            L, A, s0, s1 = lb[short], ab[short], v0[short], v1[short]
+            peak = np.sqrt(A * L + 0.5 * (s0 * s0 + s1 * s1))
+            t_short = (2 * peak - s0 - s1) / A
+            # Cannot even go from entry to exit speed: time it at their average.
+            impossible = peak < np.maximum(s0, s1)
+            t_short[impossible] = 2 * L[impossible] / (s0[impossible] + s1[impossible])
+            t[short] = t_short
+        times[s:e] = t
     return times

@@ -278,6 +278,9 @@ def analyse(
         else:
             pos[axis] = work
     x, y, z, e = pos["X"], pos["Y"], pos["Z"], pos["E"]
+    f_values = val["F"] if metric else val["F"] * unit
+    # A million-line job holds ~8 MB per array: drop what is no longer needed to keep the peak low.
+    del pos, val, sc.values, xyz_rel, e_rel, v, present, rel, moved, reset, adds, work
     dx, dy, dz, de = (_delta(a) for a in (x, y, z, e))
     length = np.sqrt(dx * dx + dy * dy + dz * dz)
     arcs: dict[int, np.ndarray] = {}
@@ -293,8 +296,8 @@ def analyse(
     layer_starts = np.array([layer.first_line for layer in layers], np.int64)
 
     moving = is_move & ((length > 0) | (de != 0))
-    f_given = ~np.isnan(val["F"])
-    feed = _fill(f_given, val["F"] if metric else val["F"] * unit, timing.DEFAULT_FEED_MM_S * 60.0)[moving] / 60.0
+    feed = _fill(~np.isnan(f_values), f_values, timing.DEFAULT_FEED_MM_S * 60.0)[moving] / 60.0
+    del f_values
     m_len = length[moving]
     e_only = m_len == 0
     m_len[e_only] = np.abs(de[moving][e_only])
@@ -311,6 +314,7 @@ def analyse(
     chord = length[moving]  # arcs: their arc length; the chord direction is close enough for corners
     np.divide(1.0, chord, out=inverse, where=chord > 0)
     ux, uy, uz = (d[moving] * inverse for d in (dx, dy, dz))
+    del dx, dy, dz, inverse
     seconds = float(timing.move_times(m_len, feed, m_accel, ux, uy, uz, junction_deviation).sum()) + dwell
 
     ext = np.flatnonzero(printing)
