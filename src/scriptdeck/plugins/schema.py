@@ -17,7 +17,7 @@ from scriptdeck.settings.fields import SETTING_TYPES
 
 __all__ = ["SCHEMA_ID", "manifest_json_schema"]
 
-SCHEMA_ID = "https://scriptdeck.dev/schemas/plugin.json"
+SCHEMA_ID = "urn:scriptdeck:schema:plugin.json"  # an identifier, not a URL: nothing is served there
 _COLOR_PATTERN = "^#[0-9a-fA-F]{6}$"
 
 

@@ -31,8 +31,10 @@ def describe(value: object) -> str:
     """A value as it appears in messages: JSON when possible, so strings keep their quotes."""
     try:
         text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError):
         text = repr(value)
+    except RecursionError:  # repr() would recurse just as deep; name the kind of value instead
+        text = f"({_type_name(value)} nested too deeply to show)"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
