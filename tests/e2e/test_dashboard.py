@@ -1,0 +1,154 @@
+"""The dashboard in a real browser: scripts, actions, documents, prompts, cancel, the plugin manager."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scriptdeck.web.testing import DashboardServer
+
+from .conftest import shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+SQUARE = b"G28\nG1 Z0.2 F3000\nG1 X10 Y0 E1\nG1 X10 Y10 E2\nG1 X0 Y10 E3\nG1 Z0.4\nG1 X10 Y10 E4\n"
+SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40mm" height="40mm" viewBox="0 0 40 40">'
+       b'<circle cx="20" cy="20" r="15"/><path d="M5 5 L35 5 L35 35"/></svg>')
+
+
+def open_file(page: Any, name: str, data: bytes, mime: str = "text/plain") -> None:
+    page.goto(page.url.split("#")[0] + "#document")
+    page.set_input_files("#doc-file", files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def test_run_an_automation_script_and_watch_its_status(page: Any) -> None:
+    page.click("#nav a[data-page=scripts]")
+    page.click("[data-service=status_steps]")
+    page.wait_for_selector("#script-title:text('Status steps')")
+    page.fill("#script-panel input[name=pause]", "0.6")
+    page.click("#script-run")
+    page.wait_for_selector("#script-status-text:text-matches('step [12] of 3')")
+    assert page.is_disabled("#script-run")
+    shot(page, "scripts-running")
+    page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
+    assert "last_steps" in page.inner_text("#script-result")
+    assert "working on step 3" in page.inner_text("#script-log")
+    shot(page, "scripts")
+
+
+def test_bad_value_is_refused_in_the_browser(page: Any, server: DashboardServer) -> None:
+    page.click("#nav a[data-page=scripts]")
+    page.click("[data-service=status_steps]")
+    page.fill("#script-panel input[name=steps]", "2.5")
+    page.click("#script-run")
+    assert "steps: expected an integer" in page.inner_text("[data-field=steps] .err")
+    assert page.inner_text("#script-status").strip() == "idle"
+
+
+def test_cancel_a_busy_script(page: Any) -> None:
+    page.click("#nav a[data-page=scripts]")
+    page.click("[data-service=busy_loop]")
+    page.click("#script-run")
+    page.wait_for_selector("#script-status .pill.running")
+    page.wait_for_selector("#script-cancel:not([disabled])")
+    page.click("#script-cancel")
+    page.wait_for_selector("#script-status .pill.cancelled", timeout=10_000)
+    assert "Cancelled" in page.inner_text("#script-result")
+
+
+def test_action_dialog_changes_the_document_and_remembers_the_value(page: Any) -> None:
+    open_file(page, "square.gcode", SQUARE)
+    page.wait_for_selector("#doc-name:text('square.gcode')")
+    page.click("#nav a[data-page=actions]")
+    page.click("[data-service='PostProcess/search-and-replace']")
+    dialog = page.wait_for_selector(".action-dialog")
+    dialog.query_selector("input[name=find]").fill("^G28$")
+    dialog.query_selector("input[name=replace]").fill("G28 X Y")
+    shot(page, "actions-dialog")
+    page.click(".action-dialog [data-role=run]")
+    page.wait_for_selector("#action-doc :text('revision 1')", timeout=20_000)
+    shot(page, "actions")
+    page.click("[data-service='PostProcess/search-and-replace']")
+    dialog = page.wait_for_selector(".action-dialog")
+    assert dialog.query_selector("input[name=find]").input_value() == "^G28$"  # remembered
+    page.keyboard.press("Escape")
+    page.click("#nav a[data-page=document]")
+    page.wait_for_selector("#doc-undo:not([disabled])")
+    assert "Search and replace" in page.inner_text("#doc-undo")
+
+
+def test_open_an_svg_through_the_format_plugin_and_see_the_preview(page: Any) -> None:
+    open_file(page, "drawing.svg", SVG, "image/svg+xml")
+    dialog = page.wait_for_selector(".format-dialog")  # the format's open settings
+    assert dialog.query_selector("input[name]") is not None
+    page.click(".format-dialog [data-role=ok]")
+    page.wait_for_selector("#doc-name:text('drawing.gcode')", timeout=20_000)
+    page.wait_for_selector("#layer-label:text-matches('1 / 1')")
+    # Something was drawn: the canvas is not uniformly the background colour.
+    colours = page.evaluate("""() => { const c = document.getElementById('preview');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let lit = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i+1] > 80 && d[i+2] < 80) lit++; return lit; }""")
+    assert colours > 100
+    shot(page, "document")
+
+
+def test_answer_a_plugins_choose_option_in_the_browser(page: Any) -> None:
+    open_file(page, "square.gcode", SQUARE)
+    page.wait_for_selector("#doc-name:text('square.gcode')")
+    page.click("#nav a[data-page=actions]")
+    page.click("[data-service='Chooser/add-a-chosen-comment']")
+    page.click(".action-dialog [data-role=run]")
+    prompt = page.wait_for_selector(".modal.prompt", timeout=20_000)
+    assert "Which comment?" in prompt.inner_text()
+    page.click(".modal.prompt label:has-text('beta')")
+    shot(page, "prompt")
+    page.click(".modal.prompt [data-role=answer]")
+    page.wait_for_selector(".toast :text('picked beta')", timeout=20_000)
+    page.wait_for_selector("#action-doc :text('revision 1')")
+
+
+def test_broken_plugin_error_in_the_plugin_manager(page: Any, server: DashboardServer) -> None:
+    page.click("#nav a[data-page=plugins]")
+    broken = page.wait_for_selector("[data-plugin=Broken]")
+    assert broken.get_attribute("data-status") == "error"
+    assert 'version: expected an integer, got "one"' in broken.inner_text()
+    shot(page, "plugins")
+
+
+def test_plugin_list_updates_when_files_change(page: Any, server: DashboardServer, tmp_path: Path) -> None:
+    page.click("#nav a[data-page=plugins]")
+    page.wait_for_selector("[data-plugin=Chooser]")
+    (tmp_path / "plugins" / "fresh_script.py").write_text(
+        '__script_id__ = "fresh_script"\n__script_title__ = "Fresh"\n'
+        "class A:\n    def __init__(self, g, logger, settings):\n        pass\n"
+        "    def run(self):\n        return True, {}\n__script_obj__ = A\n")
+    page.wait_for_selector("[data-plugin=fresh_script]", timeout=15_000)
+    page.click("#nav a[data-page=scripts]")
+    page.wait_for_selector("[data-service=fresh_script]")
+
+
+def test_machine_terminal_history_and_events_pages(page: Any) -> None:
+    page.click("#nav a[data-page=machine]")
+    page.wait_for_selector("#machine-state:text('ready')")
+    page.fill("#terminal-input", "M114")
+    page.click("#terminal-send")
+    page.wait_for_selector("#terminal :text('M114')")
+    page.wait_for_timeout(1500)  # a few temperature samples for the chart
+    shot(page, "machine")
+    page.click("#nav a[data-page=scripts]")
+    page.click("[data-service=status_steps]")
+    page.fill("#script-panel input[name=pause]", "0")
+    page.click("#script-run")
+    page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
+    page.click("#nav a[data-page=history]")
+    page.click("#history-table tr[data-run]")
+    page.wait_for_selector("#history-detail :text('Status history')")
+    assert "step 1 of 3" in page.inner_text("#history-detail")
+    shot(page, "history")
+    page.click("#history-rerun")
+    page.wait_for_selector("#history-table tr[data-run] >> nth=1", timeout=20_000)
+    page.click("#nav a[data-page=events]")
+    page.wait_for_selector("#event-feed [data-event=AutomationScriptFinished]")
+    shot(page, "events")
