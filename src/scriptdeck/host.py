@@ -21,11 +21,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scriptdeck.machine.machine import Machine
+from scriptdeck.plugins.model import ServiceKind
 from scriptdeck.plugins.registry import Registry
 from scriptdeck.plugins.searchpath import data_dir as resolve_data_dir
 from scriptdeck.plugins.searchpath import search_path
 from scriptdeck.runtime import events as ev
 from scriptdeck.runtime.history import History
+from scriptdeck.runtime.machines import MachinePorts
 from scriptdeck.runtime.pool import WorkerPool
 from scriptdeck.runtime.results import RunResult
 from scriptdeck.runtime.runner import PortFactory, Runner, RunRequest
@@ -56,8 +59,9 @@ class Host:
         plugin_paths: extra plugin roots, searched first.
         include_examples: also offer the shipped example plugins.
         machine_url: the machine automation scripts drive (`virtual://`, a serial URL...).
-        port_factory: advanced/tests — `(machine_url, owner) -> printer port` for `g`; default: the machine
-            layer's lease when available, else a recorder that answers `ok`.
+        port_factory: advanced/tests — `(machine_url, owner) -> printer port` for `g`; default: the
+            machine at the URL, connected on first use, leased for the run (`record://`: no machine,
+            the lines are only recorded and every command answers `ok`).
     """
 
     def __init__(
@@ -82,7 +86,9 @@ class Host:
         self._registry_lock = threading.Lock()
         self.registry = self._discover()
         self._pool = WorkerPool()
-        self._runner = Runner(self.store, self.history, self.events, pool=self._pool, port_factory=port_factory)
+        self.machines = MachinePorts(on_connect=self._connect_commands)
+        self._runner = Runner(self.store, self.history, self.events, pool=self._pool,
+                              port_factory=port_factory or self.machines)
         self._closed = False
         if warm:
             self._pool.warm_up()
@@ -102,6 +108,18 @@ class Host:
             "services": [s.id for s in self.registry.services()],
         })
         return self.registry
+
+    def _connect_commands(self) -> list[str]:
+        # Sent when a machine connects. Only commands known without running plugin code (literal
+        # `__script_commands__`) are sent; a computed one would need a worker (not yet done).
+        lines: list[str] = []
+        for service in self.registry.services(ServiceKind.AUTOMATION):
+            lines += service.commands_literal or ()
+        return lines
+
+    def machine(self, url: str | None = None) -> Machine:
+        """The `Machine` at `url` (default: this host's), connected — the one automation runs lease."""
+        return self.machines.machine(url or self.machine_url)
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -201,6 +219,7 @@ class Host:
             return
         self._closed = True
         self._runner.close()
+        self.machines.close()
         self.history.close()
         self.store.close()
 

@@ -70,3 +70,29 @@ def test_interrupted_runs_are_marked_at_the_next_start(make_host: Any) -> None:
     host.history._conn.execute("UPDATE runs SET host_pid=999999999 WHERE id='ghost'")
     host.close()
     assert make_host().history.get("ghost")["outcome"] == "interrupted"
+
+
+def test_g_drives_the_virtual_machine_through_the_lease(host: Host, plugins: Path, kit: Any) -> None:
+    kit.automation(plugins, "mover", """
+        self.g.abs_move(x=12, y=3)
+        reply = self.g.write("M105", resp_needed=True)
+        return True, {"pos": self.g._p.current_position(), "temp": "T:" in reply}
+    """)
+    host.reload()
+    result = host.run("mover")
+    assert result.outcome == "finished", result.error
+    assert result.result["pos"]["X"] == 12.0 and result.result["pos"]["Y"] == 3.0
+    assert result.result["temp"] is True
+    assert host.machine().owner is None  # the lease was released
+
+
+def test_a_machine_owned_by_someone_else_refuses_the_script(host: Host, plugins: Path, kit: Any,
+                                                            recorder: Any) -> None:
+    kit.automation(plugins, "blocked", "return True, {}", title="Blocked")
+    host.reload()
+    with host.machine().lease("print job benchy"):
+        result = host.run("blocked")
+    assert result.outcome == "error"
+    assert recorder.for_run(result.run_id, "AutomationScriptError")[0][1]["error"].startswith(
+        "MachineBusyError: machine is busy: 'print job benchy' owns it")
+    assert host.run("blocked").outcome == "finished"

@@ -69,6 +69,7 @@ def test_dict_form_failure_and_success(host: Host, plugins: Path, recorder: Any,
         return {"success": True, "storage": {"z": 1.5}, "success_message": "all good", "wait_for_buffer": False}
     """, title="Dicty", settings="{'z': 0.0}")
     ok = host.run("dicty")
+    assert ok.outcome == "finished", ok.error
     assert recorder.for_run(ok.run_id, "AutomationScript") == [
         ("AutomationScriptStarted", {"id": "dicty", "title": "Dicty"}),
         ("AutomationScriptFinished", {"id": "dicty", "title": "Dicty", "result": {"z": 1.5}}),
@@ -145,7 +146,8 @@ def test_second_automation_is_refused_naming_the_first(host: Host, plugins: Path
     host.wait(run_id)
     assert not any(p["id"] == "second" for _, p in recorder.for_run(run_id))
     assert [e["event"] for e in recorder.envelopes if e["payload"].get("id") == "second"] == []
-    assert host.run("second").outcome == "finished"  # the machine is free again
+    again = host.run("second")
+    assert again.outcome == "finished", again.error  # the machine is free again
 
 
 def test_bad_setting_is_refused_before_anything_runs(host: Host, plugins: Path, recorder: Any, kit: Any) -> None:

@@ -17,7 +17,7 @@ class PrinterPort(Protocol):
 
     def sendline(self, line: str) -> None: ...
 
-    def get_response(self, line: str, timeout: float = 4, level: int = 1) -> str: ...
+    def get_response(self, line: str, timeout: float = 0) -> str: ...
 
     def current_position(self) -> dict[str, float]: ...
 
@@ -35,9 +35,9 @@ class RecordingPort:
     def sendline(self, line: str) -> None:
         return None
 
-    def get_response(self, line: str, timeout: float = 4, level: int = 1) -> str:
-        self.responses.append("ok")
-        return "ok"
+    def get_response(self, line: str, timeout: float = 0) -> str:
+        self.responses.append("ok\n")
+        return "ok\n"
 
     def current_position(self) -> dict[str, float]:
         return {"X": 0.0, "Y": 0.0, "Z": 0.0, "E": 0.0}
@@ -66,10 +66,7 @@ class RunPort:
             return self.target.sendline(*args)
         if method == "get_response":
             self._record(str(args[0]))
-            try:
-                return self.target.get_response(*args, **kwargs)
-            except TypeError:  # a port with mecode's older get_response(line) signature
-                return self.target.get_response(args[0])
+            return self.target.get_response(str(args[0]), float(kwargs.get("timeout") or 0))
         if method == "current_position":
             return dict(self.target.current_position())
         if method == "reset_linenumber":
@@ -78,6 +75,9 @@ class RunPort:
             # g.teardown() in a script: drain if asked, but the machine stays connected for the host.
             if args and args[0]:
                 self.wait_for_buffer()
+            return None
+        if method == "set" and args[0] == "paused":
+            self.target.paused = bool(args[1])
             return None
         if method == "get":
             name = str(args[0])
@@ -89,10 +89,6 @@ class RunPort:
 
     def wait_for_buffer(self) -> None:
         """Wait until the machine executed everything sent (M400 acknowledged)."""
-        waiter = getattr(self.target, "wait_for_buffer", None)
-        if callable(waiter):
-            waiter()
-            return
         self._record("M400")
         self.target.get_response("M400")
 

@@ -19,7 +19,7 @@ from multiprocessing.connection import wait as wait_ready
 from pathlib import Path
 from typing import Any
 
-from scriptdeck.errors import AlreadyRunningError, UnknownServiceError, UserError
+from scriptdeck.errors import AlreadyRunningError, MachineError, UnknownServiceError, UserError
 from scriptdeck.plugins.model import Plugin, Service, ServiceKind
 from scriptdeck.runtime import events as ev
 from scriptdeck.runtime.gcode_recorder import RunPort
@@ -283,6 +283,8 @@ class Runner:
                     timer.daemon = True
                     timer.start()
                 outcome = self._pump(run, proc, judge)
+        except MachineError as exc:  # no lease (busy, not connected): the run cannot start
+            judge.machine_error(exc)
         except Exception as exc:  # an internal error ends this run only, never the host
             judge.internal_error(exc)
         finally:
@@ -308,8 +310,6 @@ class Runner:
             run.done.set()
             if run.proc is not None:
                 run.proc.dispose(KILL_GRACE)
-            if run.port is not None and hasattr(run.port.target, "release"):
-                run.port.target.release()
             os.close(run.wake_r)
             os.close(run.wake_w)
 

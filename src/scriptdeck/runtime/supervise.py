@@ -139,6 +139,10 @@ class Judge:
                                                              "value": answer}, self.result.run_id)
         return answer
 
+    def machine_error(self, exc: BaseException) -> None:
+        self.result.error = f"{type(exc).__name__}: {exc}"
+        self.log("ERROR", self.result.error)
+
     def internal_error(self, exc: BaseException) -> None:
         self.result.error = f"internal error: {type(exc).__name__}: {exc}"
         self.log("ERROR", self.result.error, "".join(traceback.format_exception(exc)))
@@ -167,7 +171,18 @@ class Judge:
             gcode="\n".join(result.gcode) if self.kind == ServiceKind.AUTOMATION else None,
         )
         run.result = result
+        self._release_machine()
         self.publish(*name)
+
+    def _release_machine(self) -> None:
+        # Before the final event: whoever reacts to it (the next script) finds the machine free.
+        port = self.run.port
+        release = getattr(port.target, "release", None) if port is not None else None
+        if callable(release):
+            try:
+                release()
+            except Exception as exc:
+                self.log("WARNING", f"releasing the machine: {type(exc).__name__}: {exc}")
 
     def _cancelled(self) -> tuple[str, dict[str, Any]]:
         self.result.outcome = "cancelled"

@@ -23,11 +23,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
+from scriptdeck import errors
 from scriptdeck.runtime import isolation
 from scriptdeck.runtime.protocol import Job, Outcome, RemoteError
 
 # Modules the forkserver imports once, so each worker starts with them already loaded.
-PRELOAD: tuple[str, ...] = ("scriptdeck.runtime.worker", "mecode", "scriptdeck.document.gcode")
+PRELOAD: tuple[str, ...] = (
+    "scriptdeck.runtime.worker", "mecode", "scriptdeck.document.gcode", "scriptdeck.machine.mecode_bridge",
+)
 
 
 class Channel:
@@ -50,6 +53,10 @@ class Channel:
             _tag, _call_id, ok, value = self._conn.recv()
         if not ok:
             type_name, message = value
+            # The host's MachineBusyError etc. reach the script as themselves (scriptdeck.errors).
+            known = getattr(errors, type_name, None)
+            if isinstance(known, type) and issubclass(known, errors.ScriptdeckError):
+                raise known(message)
             raise RemoteError(type_name, message)
         return value
 
@@ -120,8 +127,8 @@ class RpcPort:
     def sendline(self, line: str) -> None:
         self._channel.call("port", "sendline", str(line))
 
-    def get_response(self, line: str, timeout: float = 4, level: int = 1) -> str:
-        return str(self._channel.call("port", "get_response", str(line), timeout=timeout, level=level))
+    def get_response(self, line: str, timeout: float = 0) -> str:
+        return str(self._channel.call("port", "get_response", str(line), timeout=timeout))
 
     def current_position(self) -> dict[str, float]:
         return dict(self._channel.call("port", "current_position"))
@@ -136,6 +143,10 @@ class RpcPort:
     @property
     def paused(self) -> bool:
         return bool(self._channel.call("port", "get", "paused"))
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._channel.call("port", "set", "paused", bool(value))
 
     @property
     def temp_readings(self) -> list[Any]:
