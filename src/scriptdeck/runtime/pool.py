@@ -1,6 +1,6 @@
-"""Warm worker processes: forked from a forkserver with scriptdeck and mecode preloaded, one kept spare.
+"""Warm worker processes: forked from a forkserver with scriptdeck and mecode preloaded, two kept spare.
 
-A run takes the spare (already started, imports done, waiting for its job on its Pipe) and a
+A run takes a spare (already started, imports done, waiting for its job on its Pipe) and a
 new spare is forked in the background; so a trivial action costs a Pipe round trip, not an
 interpreter start. Every run still gets a process of its own (no module cache survives).
 """
@@ -131,7 +131,7 @@ class WorkerProcess:
 class WorkerPool:
     """Hands out fresh, already-started workers; keeps `spares` of them waiting."""
 
-    def __init__(self, spares: int = 1) -> None:
+    def __init__(self, spares: int = 2) -> None:
         self._spares_wanted = spares
         self._lock = threading.Lock()
         self._spares: list[WorkerProcess] = []
