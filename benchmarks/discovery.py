@@ -240,18 +240,24 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    ours_s, peer_s = statistics.median(ours), statistics.median(peer)
-    ratio = peer_s / ours_s
+    # Run 1 starts with an empty data dir (cold discovery cache); later runs reuse the cache
+    # (data dir's cache/discovery.pickle), which is what a user sees on every list after the first.
+    cold_s = ours[0]
+    warm_s = statistics.median(ours[1:]) if len(ours) > 1 else cold_s
+    peer_s = statistics.median(peer)
     print(f"load average (1 min) / CPUs       : {os.getloadavg()[0]:.2f} / {os.cpu_count()}")
     print(f"plugins generated                 : {args.plugins} ({args.plugins // 2} folders, "
           f"{args.plugins - args.plugins // 2} script files, {IMPORT_COST * 1000:.0f} ms import each)")
-    print(f"scriptdeck ({label}): median {ours_s:.3f} s wall over {args.runs} runs "
-          f"(first {ours[0]:.3f} s); listed {len(listing)}, {ok} ok")
-    print(f"import-based discovery (peer)     : median {peer_s:.3f} s wall (first {peer[0]:.3f} s)")
-    print(f"ratio (peer / scriptdeck)         : {ratio:.1f}x wall; CPU seconds {statistics.median(peer_cpu):.3f} "
-          f"vs {statistics.median(ours_cpu):.3f} = {statistics.median(peer_cpu) / statistics.median(ours_cpu):.1f}x")
-    print(f"target < {TARGET_SECONDS} s wall               : {'PASS' if ours_s < TARGET_SECONDS else 'MISS'}")
-    print(f"target >= {TARGET_RATIO:.0f}x faster               : {'PASS' if ratio >= TARGET_RATIO else 'MISS'}")
+    print(f"scriptdeck ({label}), cold cache : {cold_s:.3f} s wall, {ours_cpu[0]:.3f} s CPU; "
+          f"listed {len(listing)}, {ok} ok")
+    print(f"scriptdeck ({label}), warm cache : median {warm_s:.3f} s wall over {len(ours) - 1} runs, "
+          f"{statistics.median(ours_cpu[1:] or ours_cpu):.3f} s CPU")
+    print(f"import-based discovery (peer)     : median {peer_s:.3f} s wall, {statistics.median(peer_cpu):.3f} s CPU")
+    for name, ours_s in (("cold", cold_s), ("warm", warm_s)):
+        ratio = peer_s / ours_s
+        print(f"{name}: ratio peer/scriptdeck {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x: "
+              f"{'PASS' if ratio >= TARGET_RATIO else 'MISS'}); wall target < {TARGET_SECONDS} s: "
+              f"{'PASS' if ours_s < TARGET_SECONDS else 'MISS'}")
     print("in-process breakdown              : " + ", ".join(f"{k} {v:.3f} s" for k, v in parts.items()))
     print(f"plugin modules imported by scriptdeck: {len(imported_by_us)} "
           f"(the peer imported {imported_by_peer} per run)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scriptdeck.plugins.cache import DiscoveryCache
 from scriptdeck.plugins.registry import Registry
 from scriptdeck.plugins.searchpath import Root, data_dir, search_path
 from scriptdeck.settings.store import DB_NAME, SettingsStore
@@ -24,4 +25,5 @@ def store(args: argparse.Namespace) -> SettingsStore:
 
 def registry(args: argparse.Namespace, settings: SettingsStore | None = None) -> Registry:
     disabled = settings.disabled_ids() if settings is not None else store(args).disabled_ids()
-    return Registry.discover(roots(args), disabled)
+    cache = DiscoveryCache(data_path(args) / "cache" / "discovery.pickle")
+    return Registry.discover(roots(args), disabled, cache)

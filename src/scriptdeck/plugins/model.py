@@ -135,6 +135,8 @@ class Plugin:
     status: PluginStatus = PluginStatus.OK
     shadowed_by: str | None = None  # path of the winning copy
     enabled: bool = True
+    # False when discovery had to import the file (its result depends on files outside it)
+    cacheable: bool = True
 
     @property
     def manifest_path(self) -> Path:

@@ -91,9 +91,10 @@ def load_script_files(
             plugin.description = item.description
             plugin.errors.append(f"{item.path}: {result}")
             plugin.status = PluginStatus.ERROR
-            out.append(plugin)
         else:
-            out.append(_build(item.path, root, result, item.description))
+            plugin = _build(item.path, root, result, item.description)
+        plugin.cacheable = False
+        out.append(plugin)
     return out
 
 
