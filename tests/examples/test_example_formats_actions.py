@@ -309,6 +309,12 @@ def test_scale_and_translate_non_uniform_arc_is_refused(transform: ModuleType) -
         transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "scale_x": 2.0})
 
 
+def test_scale_and_translate_mirror_swaps_arc_direction(transform: ModuleType) -> None:
+    doc = GcodeDocument.from_text("G90\nG0 X10 Y10\nG2 X20 Y10 I5 J0 ; arc\n")
+    transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "scale_x": -1.0, "offset_x": 100.0})
+    assert doc.text == "G90\nG0 X90 Y10\nG3 X80 Y10 I-5 J0 ; arc\n"
+
+
 def test_scale_and_translate_inch_file_offsets_in_mm(transform: ModuleType) -> None:
     doc = GcodeDocument.from_text("G20\nG90\nG0 X1 Y1\n")
     transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "offset_x": 25.4})

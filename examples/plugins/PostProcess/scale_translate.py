@@ -1,7 +1,8 @@
 """Action "Scale and translate": transform every X/Y/Z of a job, refusing a result that leaves the bed.
 
 Absolute coordinates become `value * scale + offset`; relative ones (G91) are only scaled;
-arc centres (I/J) and radii (R) are scaled. With `scale_extrusion` the E values are multiplied
+arc centres (I/J) and radii (R) are scaled, and a mirror (one negative XY scale)
+swaps G2 and G3. With `scale_extrusion` the E values are multiplied
 by the change in path length times the change in layer height (sqrt(|sx·sy|)·sz), so a scaled
 print keeps its line width. The whole job is transformed and checked first; the document is
 changed only when every move is inside the bed, so a failed run leaves it as it was.
@@ -83,7 +84,7 @@ def transform(lines: list[tuple[int, Any]], settings: dict[str, Any]) -> tuple[l
                 changes[axis] = value * scale[axis] + offset[axis] / unit
                 position[axis] = changes[axis] * unit
         if command in ("G2", "G3") and any(words.get(k) is not None for k in ("I", "J", "R")):
-            if not math.isclose(scale["X"], scale["Y"]):
+            if not math.isclose(abs(scale["X"]), abs(scale["Y"])):
                 raise ValueError(
                     f"Scale and translate: line {index + 1} is an arc ({line.raw.strip()}); arcs stay arcs only "
                     "when X and Y are scaled alike — use the same scale_x and scale_y"
@@ -100,7 +101,14 @@ def transform(lines: list[tuple[int, Any]], settings: dict[str, Any]) -> tuple[l
                 value = position[axis]
                 if value is not None and axis in changes:  # only what this move places (not the home position)
                     extent.add(axis, value, index, line.raw.strip(), bed)
-        if changes:
+        mirrored_arc = command in ("G2", "G3") and scale["X"] * scale["Y"] < 0
+        if mirrored_arc:
+            # A mirror turns clockwise into counter-clockwise: G2 and G3 swap.
+            comment = line.comment
+            made = type(line).make("G3" if command == "G2" else "G2", {**words, **changes},
+                                   comment.strip() if comment is not None else None)
+            edits.append((index, made))
+        elif changes:
             edits.append((index, line.with_words(**changes)))
     if bed is not None and extent.first_outside is not None:
         index, axis, text = extent.first_outside
