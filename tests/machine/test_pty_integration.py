@@ -86,7 +86,7 @@ def test_lease_refusal_abort_sequence_and_on_connect(pty_printer, machine_factor
 
 def test_seed_000_style_script_moves_the_printer(pty_printer, machine_factory) -> None:
     class Square:  # the shape of a seed-000 automation script object
-        def __init__(self, g, logger, settings) -> None:  # noqa: ANN001
+        def __init__(self, g, logger, settings) -> None:
             self.g, self.settings, self.script_status = g, settings, None
 
         def run(self) -> tuple[bool, dict[str, object]]:

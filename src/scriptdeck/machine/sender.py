@@ -113,6 +113,7 @@ class Sender:
         self._next_n = 1
         self._swallow_ok = 0
         self._cycle_n: int | None = None  # the line of the resend request being served
+        self._after_wait = False  # a "wait" came and no ok since
         self._stale = 0  # how many more requests for it may still come from lines sent earlier
         self._slots: int | None = None  # largest ADVANCED_OK B seen
         self._last_sent = ""
@@ -480,6 +481,7 @@ class Sender:
                     # Marlin says "wait" only with an empty queue: lines in flight were lost.
                     if self._inflight and not self._resend:
                         self._cycle_n = None
+                        self._after_wait = True
                         self._requeue(self._inflight[0].n)
                         acked = True
                 elif kind is ReplyKind.START:
@@ -513,6 +515,7 @@ class Sender:
             self._pump()
 
     def _on_ok(self, reply: Reply) -> bool:
+        self._after_wait = False
         if self._swallow_ok:
             self._swallow_ok -= 1  # the "ok" that closes a resend request acknowledges nothing
             return True
@@ -541,6 +544,13 @@ class Sender:
             # request is already being served (OctoPrint's resend delta does the same).
             self._stale -= 1
             return None
+        if self._after_wait:
+            # After "wait" the firmware's queue was empty, so no ok is pending for lines it took:
+            # those below n were executed (OctoPrint's virtual printer does this) — complete them.
+            while self._inflight and self._inflight[0].n is not None and self._inflight[0].n < n:
+                done = self._inflight.popleft()
+                self._inflight_bytes -= len(done.data)
+                done.done = True
         if n == self._next_n and not any(c.n is not None and c.n >= n for c in self._inflight):
             return None  # the firmware wants the line we have not sent yet: nothing to redo
         if n not in self._history or n > self._next_n:

@@ -158,6 +158,9 @@ class SerialObjectTransport:
             try:
                 if self._use_readline:
                     data = self._obj.readline()
+                    # Some simulators (OctoPrint's) hand out whole lines without their "\n".
+                    if data and not data.endswith(b"\n"):
+                        data += b"\n"
                 else:
                     waiting = getattr(self._obj, "in_waiting", 0) or 0
                     data = self._obj.read(max(1, waiting))
