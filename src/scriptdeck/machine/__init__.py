@@ -7,19 +7,24 @@ control, resends; one reader thread) → ``machine`` (state, lease, pause/cancel
 
 from scriptdeck.machine.job import JobProgress, PrintJob, read_gcode
 from scriptdeck.machine.machine import Lease, Machine, MachineState
+from scriptdeck.machine.mecode_bridge import LeasePort, PrinterPort, make_g
 from scriptdeck.machine.protocol import Reply, ReplyKind, Temperature, checksum, frame, parse_reply
 from scriptdeck.machine.sender import Command, Sender, SenderConfig, Stream
 from scriptdeck.machine.transport import Transport, open_transport
 from scriptdeck.machine.virtual import Fault, VirtualOptions, VirtualTransport
+from scriptdeck.machine.virtual_pty import PtyPrinter
 
 __all__ = [
     "Command",
     "Fault",
     "JobProgress",
     "Lease",
+    "LeasePort",
     "Machine",
     "MachineState",
     "PrintJob",
+    "PrinterPort",
+    "PtyPrinter",
     "Reply",
     "ReplyKind",
     "Sender",
@@ -31,6 +36,7 @@ __all__ = [
     "VirtualTransport",
     "checksum",
     "frame",
+    "make_g",
     "open_transport",
     "parse_reply",
     "read_gcode",
