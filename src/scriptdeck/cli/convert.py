@@ -77,7 +77,9 @@ def split_assignments(assignments: Sequence[str], fin: Format, fout: Format) -> 
             if not targets:
                 raise SettingsError(f"--set {key}: no format declares it ({_known(fin, 'open')}; {_known(fout, 'save')})")
         for target in targets:
-            values[target][name] = schemas[target]._field_for(name).coerce(text, where=f"--set {key}")
+            declared = schemas[target].get(name)
+            assert declared is not None  # checked above
+            values[target][name] = declared.coerce(text, where=f"--set {key}")
     return values["open"], values["save"]
 
 
