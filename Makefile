@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## run: the main job on the shipped examples (the dashboard once it exists)
-RUN_ARGS ?= list
+RUN_ARGS ?= serve
 run: $(STAMP)
 	$(BIN)/scriptdeck $(RUN_ARGS)
 

@@ -235,7 +235,7 @@ def test_second_script_is_refused_naming_the_first_and_cancel_works(client: Test
 
 def test_action_needs_an_open_document(client: TestClient) -> None:
     r = client.post("/api/runs", json={"service": "Chooser/add-a-chosen-comment"})
-    assert r.status_code == 400
+    assert r.status_code == 409  # a fine request, the wrong moment: open a document first
     assert r.json()["field"] == "document"
 
 

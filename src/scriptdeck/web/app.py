@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from scriptdeck import errors
 from scriptdeck.web.auth import AuthMiddleware, BodyLimitMiddleware, TokenAuth, is_loopback
 from scriptdeck.web.backend import WebBackend, WebConfig
-from scriptdeck.web.hub import EventHub
+from scriptdeck.web.hub import EventHub, StateConflict
 from scriptdeck.web.models import ErrorOut
 
 STATIC = Path(__file__).parent / "static"
@@ -32,6 +32,7 @@ _FIELD = re.compile(r"^([A-Za-z_][\w.\-\[\]]*): ")
 # scriptdeck's exceptions → HTTP status. Order matters: the first matching class wins.
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (errors.UnknownServiceError, 404),
+    (StateConflict, 409),
     (errors.SettingsError, 400),
     (errors.FormatChoiceError, 400),
     (errors.ManifestError, 400),
@@ -92,13 +93,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await backend.start_background()
+        await backend.start()
         try:
             yield
         finally:
-            hub.close()
-            await backend.stop_background()
-            backend.close()
+            await backend.stop()
 
     app = FastAPI(
         title="scriptdeck",

@@ -99,28 +99,38 @@ class WebBackend:
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._fingerprint: tuple[Any, ...] | None = None
-        self._unsubscribe.append(host.events.subscribe(self._on_event))
-        self._watch_machine()
+        self._users = 0  # lifespans running: TestClient-style callers may enter several
+        self._life_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start_background(self) -> None:
-        """Start the plugin-folder watcher and the temperature sampler on the server's loop."""
+    async def start(self) -> None:
+        """Subscribe to the host's events and start the watcher and sampler (the app's lifespan)."""
+        with self._life_lock:
+            self._users += 1
+            if self._users > 1:
+                return
+            self.hub.reopen()
+            self._unsubscribe.append(self.host.events.subscribe(self._on_event))
+            self._watch_machine()
         if self.config.watch_interval > 0:
             self._fingerprint = await asyncio.to_thread(self._plugin_fingerprint)
             self._tasks.append(asyncio.create_task(self._watch_plugins()))
         if self.config.sample_interval > 0:
             self._tasks.append(asyncio.create_task(self._sample_temperatures()))
 
-    async def stop_background(self) -> None:
+    async def stop(self) -> None:
+        with self._life_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            self.hub.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-
-    def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             with contextlib.suppress(Exception):
                 unsubscribe()

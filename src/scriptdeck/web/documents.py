@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from scriptdeck.errors import FormatChoiceError, UserError
 from scriptdeck.plugins.model import Service
+from scriptdeck.web.hub import StateConflict
 
 if TYPE_CHECKING:
     from scriptdeck.web.backend import WebBackend
@@ -52,10 +53,19 @@ class DocumentSession:
         self.document: Any = None
         self.name = ""
         self.lock = threading.RLock()
-        self._uploads = Path(tempfile.mkdtemp(prefix="scriptdeck-uploads-"))
+        self._upload_root: Path | None = None
 
     def close(self) -> None:
-        shutil.rmtree(self._uploads, ignore_errors=True)
+        root, self._upload_root = self._upload_root, None
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+
+    @property
+    def _uploads(self) -> Path:
+        """Private temp dir for uploads and saves, made on first use (removed when the app stops)."""
+        if self._upload_root is None or not self._upload_root.is_dir():
+            self._upload_root = Path(tempfile.mkdtemp(prefix="scriptdeck-uploads-"))
+        return self._upload_root
 
     # -- state -------------------------------------------------------------------------------
 
@@ -75,7 +85,7 @@ class DocumentSession:
 
     def require(self) -> Any:
         if self.document is None:
-            raise UserError("document: no document is open; open a file on the Document page first")
+            raise StateConflict("document: no document is open; open a file on the Document page first")
         return self.document
 
     def replace(self, data: bytes, name: str, reason: str) -> dict[str, Any]:
@@ -103,7 +113,7 @@ class DocumentSession:
         with self.lock:
             doc = self.require()
             if not doc.can_undo:
-                raise UserError("document: nothing to undo")
+                raise StateConflict("document: nothing to undo")
             label = doc.undo()
         self.changed(f"undo {label}")
         return self.summary()
@@ -187,7 +197,7 @@ class DocumentSession:
                 data = doc.to_bytes()
             if "." not in name:
                 name += ".gcode"
-            return data, name, "text/x-gcode"
+            return data, name, "application/octet-stream"
         typed = service.settings_for("save").coerce_values(values)
         self.b.store.remember(service.settings_key("save"), typed)
         ext = service.extensions[0] if service.extensions else service.slug

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from scriptdeck.errors import UserError
+
 QUEUE_LIMIT = 2_000
+
+
+class StateConflict(UserError):
+    """The request is fine but the dashboard's state does not allow it now (HTTP 409)."""
 REPLAY = 500
 
 
@@ -88,6 +94,10 @@ class EventHub:
             client.queue.put_nowait(None)
             return
         client.queue.put_nowait(env)
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._closed = False
 
     def close(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from scriptdeck.errors import NotConnectedError, UserError
 from scriptdeck.web.backend import WebBackend, _plain
+from scriptdeck.web.hub import StateConflict
 from scriptdeck.web.models import ConnectIn, JobOut, MachineOut, OkOut, SendIn, TemperaturesOut, TerminalOut
 from scriptdeck.web.routes import backend
 
@@ -129,7 +130,7 @@ def print_document(b: Backend) -> dict[str, Any]:
     machine = _require(b)
     current = job_json(b)
     if current is not None and current["state"] in ("running", "paused"):
-        raise UserError("job: a print job is already running; cancel it first")
+        raise StateConflict("job: a print job is already running; cancel it first")
     lines = [line.raw for line in document]
     b.job = machine.print_lines(lines, name=b.documents.name or "document")
     b.hub.emit("PrintStarted", {"name": b.documents.name, "total": len(lines)})
@@ -143,7 +144,7 @@ def job_control(action: str, b: Backend) -> dict[str, Any]:
     """`pause`, `resume` or `cancel` the print job."""
     job = getattr(b, "job", None)
     if job is None:
-        raise UserError("job: no print job")
+        raise StateConflict("job: no print job")
     if action not in ("pause", "resume", "cancel"):
         raise UserError(f"action: expected pause, resume or cancel, got {action!r}")
     getattr(job, action)()

@@ -70,7 +70,7 @@ export class Preview {
     let [minx, miny, maxx, maxy] = d.bounds && d.bounds.length >= 4 ? [d.bounds[0], d.bounds[1], d.bounds[d.bounds.length / 2], d.bounds[d.bounds.length / 2 + 1]] : [0, 0, 100, 100];
     if (!(maxx > minx)) maxx = minx + 1;
     if (!(maxy > miny)) maxy = miny + 1;
-    const s = Math.min((w - 40) / (maxx - minx), (hgt - 40) / (maxy - miny)) * this.zoom;
+    const s = Math.min((w - 80) / (maxx - minx), (hgt - 80) / (maxy - miny)) * this.zoom;
     const ox = w / 2 - ((minx + maxx) / 2) * s + this.pan[0], oy = hgt / 2 + ((miny + maxy) / 2) * s + this.pan[1];
     // bed grid every 10 mm
     ctx.strokeStyle = "#16213a"; ctx.lineWidth = 1;

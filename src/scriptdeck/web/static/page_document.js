@@ -119,13 +119,15 @@ export function documentPage(root, app) {
   function renderStats(d) {
     const s = d.stats || {};
     const b = s.bounds;
-    const rows = [["File", d.name], ["Lines", d.lines.toLocaleString()], ["Layers", s.layers ?? s.layer_count],
-      ["Moves", s.moves ?? s.move_count], ["Print time", s.time != null ? fmtDuration(s.time) : s.estimated_time != null ? fmtDuration(s.estimated_time) : null],
-      ["Extrusion", s.extrusion != null ? `${Number(s.extrusion).toFixed(1)} mm` : s.filament != null ? `${Number(s.filament).toFixed(1)} mm` : null],
-      ["Travel", s.travel_distance != null ? `${Number(s.travel_distance).toFixed(0)} mm` : null],
-      ["Bounds", Array.isArray(b) ? b.map((v) => Number(v).toFixed(1)).join(", ") : b && typeof b === "object" ? JSON.stringify(b) : null],
-      ["Tool changes", s.tool_changes], ["Revision", d.revision], ["Undo", d.can_undo ? d.undo_label : "nothing to undo"]];
+    const size = b && typeof b === "object" && "min_x" in b
+      ? `${(b.max_x - b.min_x).toFixed(1)} × ${(b.max_y - b.min_y).toFixed(1)} × ${(b.max_z - b.min_z).toFixed(1)} mm` : null;
+    const rows = [["File", d.name], ["Lines", d.lines.toLocaleString()], ["Layers", s.layers], ["Moves", s.moves != null ? s.moves.toLocaleString() : null],
+      ["Print time", s.estimated_seconds != null ? fmtDuration(s.estimated_seconds) : null],
+      ["Filament", s.extrusion_mm ? `${(s.extrusion_mm / 1000).toFixed(2)} m` : null],
+      ["Size", size], ["Tool changes", s.tool_changes], ["Revision", d.revision], ["Unsaved changes", d.changed ? "yes" : "no"],
+      ["Undo", d.can_undo ? d.undo_label : "nothing to undo"]];
     clear(stats, rows.filter(([, v]) => v !== null && v !== undefined).flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v) })]));
+    if (s.error) stats.append(h("dt", { text: "Stats" }), h("dd", { class: "muted", text: s.error }));
   }
   async function refresh(force) {
     const d = await get("/api/document");
