@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scriptdeck.errors import MachineBusyError, MachineError
 from scriptdeck.machine.machine import Machine
+from scriptdeck.plugins.cache import DiscoveryCache
 from scriptdeck.plugins.model import ServiceKind
 from scriptdeck.plugins.registry import Registry
 from scriptdeck.plugins.searchpath import data_dir as resolve_data_dir
 from scriptdeck.plugins.searchpath import search_path
 from scriptdeck.runtime import events as ev
+from scriptdeck.runtime.commands import connect_commands, service_commands
 from scriptdeck.runtime.history import History
 from scriptdeck.runtime.machines import MachinePorts
 from scriptdeck.runtime.pool import WorkerPool
@@ -35,6 +39,7 @@ from scriptdeck.runtime.runner import PortFactory, Runner, RunRequest
 from scriptdeck.runtime.ui import FutureWindow, RecordingWindow, Window
 from scriptdeck.settings.store import DB_NAME, SettingsStore
 
+RESEND_WAIT = 5.0  # seconds to wait for a lease to end before re-sending a script's commands
 DocumentLike = Any  # a GcodeDocument, G-code text, or None
 
 
@@ -90,6 +95,7 @@ class Host:
         self._runner = Runner(self.store, self.history, self.events, pool=self._pool,
                               port_factory=port_factory or self.machines)
         self._closed = False
+        self.events.subscribe(self._handle_settings_saved, [ev.SETTINGS_SAVED])
         if warm:
             self._pool.warm_up()
 
@@ -97,7 +103,8 @@ class Host:
 
     def _discover(self) -> Registry:
         roots = search_path(self.plugin_paths, self.data_dir, include_examples=self.include_examples)
-        return Registry.discover(roots, self.store.disabled_ids())
+        cache = DiscoveryCache(self.data_dir / "cache" / "discovery.pickle")
+        return Registry.discover(roots, self.store.disabled_ids(), cache)
 
     def reload(self) -> Registry:
         """Discover plugins again (after files changed, or enable/disable); fires `PluginsChanged`."""
@@ -110,12 +117,60 @@ class Host:
         return self.registry
 
     def _connect_commands(self) -> list[str]:
-        # Sent when a machine connects. Only commands known without running plugin code (literal
-        # `__script_commands__`) are sent; a computed one would need a worker (not yet done).
-        lines: list[str] = []
-        for service in self.registry.services(ServiceKind.AUTOMATION):
-            lines += service.commands_literal or ()
+        # Sent when a machine connects: every enabled automation script's __script_commands__
+        # (settings), computed in a worker; a script whose commands fail is skipped with a warning.
+        lines, warnings = connect_commands(self._pool, self.store, self.registry)
+        for warning in warnings:
+            self.events.publish(ev.MACHINE_WARNING, {"message": warning})
         return lines
+
+    def save_settings(
+        self, service_ref: str, values: Mapping[str, Any], direction: str | None = None
+    ) -> dict[str, Any]:
+        """Validate and store a service's settings (all or nothing); fires `SettingsSaved`.
+
+        For an automation script with `__script_commands__`, the commands are sent again to
+        every connected machine (as the original host did after its settings dialog).
+        """
+        _, service = self.registry.find_service(service_ref)
+        schema = service.settings_for(direction)
+        typed = schema.coerce_values(values)  # raises SettingsError naming the field; nothing stored
+        key = service.settings_key(direction)
+        self.store.update(key, typed)
+        self.events.publish(ev.SETTINGS_SAVED, {"id": service.id, "key": key, "values": typed})
+        return typed
+
+    def _handle_settings_saved(self, envelope: ev.Envelope) -> None:
+        service_id = envelope["payload"].get("id")
+        if not self.machines.connected():
+            return
+        threading.Thread(target=self._resend_commands, args=(service_id,), name="resend-commands",
+                         daemon=True).start()
+
+    def _resend_commands(self, service_id: str) -> None:
+        try:
+            plugin, service = self.registry.find_service(service_id)
+            if service.kind != ServiceKind.AUTOMATION or (service.commands is None and not service.commands_literal):
+                return
+            lines = service_commands(self._pool, self.store, plugin, service)
+        except Exception as exc:
+            self.events.publish(ev.MACHINE_WARNING, {"message": f"{service_id}: commands not sent: {exc}"})
+            return
+        for machine in self.machines.connected():
+            # The script that saved its values may still hold the lease for a moment.
+            deadline = time.monotonic() + RESEND_WAIT
+            while True:
+                try:
+                    machine.send_host_commands(lines, owner=f"settings of {service.label}")
+                    break
+                except MachineBusyError as exc:
+                    if time.monotonic() > deadline:
+                        self.events.publish(ev.MACHINE_WARNING, {"message": f"{service.id}: commands not sent: {exc}"})
+                        break
+                    time.sleep(0.1)  # a bounded wait for a lease to end, not a protocol poll
+                except MachineError as exc:
+                    self.events.publish(ev.MACHINE_WARNING, {"message": f"{service.id}: commands not sent: {exc}"})
+                    break
 
     def machine(self, url: str | None = None) -> Machine:
         """The `Machine` at `url` (default: this host's), connected — the one automation runs lease."""

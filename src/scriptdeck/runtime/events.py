@@ -52,6 +52,7 @@ RUN_PROMPT_ANSWERED = "RunPromptAnswered"  # {id, request_id, value}
 SETTINGS_SAVED = "SettingsSaved"  # {id, key, values}   values persisted by an automation script
 
 # -- discovery -------------------------------------------------------------------------------
+MACHINE_WARNING = "MachineWarning"  # {message}   e.g. a script's on-connect commands failed
 PLUGINS_CHANGED = "PluginsChanged"  # {plugins: [ids], services: [ids]}
 
 

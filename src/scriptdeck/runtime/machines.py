@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from scriptdeck.errors import MachineError
-from scriptdeck.machine.machine import Lease, Machine
+from scriptdeck.machine.machine import Lease, Machine, MachineState
 from scriptdeck.machine.mecode_bridge import LeasePort
 
 RECORD_ONLY = "record://"
@@ -57,6 +57,12 @@ class MachinePorts:
             return None
         lease: Lease = self.machine(url).lease(owner)
         return RunLeasePort(lease)
+
+    def connected(self) -> list[Machine]:
+        """Machines opened so far that are connected now."""
+        with self._lock:
+            machines = list(self._machines.values())
+        return [m for m in machines if m.state not in (MachineState.DISCONNECTED, MachineState.ERROR)]
 
     def close(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["action", "format", "automation"]
+Kind = Literal["action", "format", "automation", "commands"]  # commands: __script_commands__(settings)
 
 
 @dataclass(frozen=True)

@@ -405,6 +405,8 @@ def execute(job: Job, channel: Channel) -> Outcome:
             raise AttributeError(f"{job.module_path}: no {job.function!r} in module {job.module!r}") from None
         if job.kind == "automation":
             return Outcome(True, value=_run_automation(job, target, channel))
+        if job.kind == "commands":
+            return Outcome(True, value=_json_safe(target(dict(job.settings))))
         window = WindowProxy(channel)
         document = _document(job.document_text)
         if job.kind == "action":
