@@ -246,10 +246,18 @@ def _stats_json(stats: Any) -> dict[str, Any]:
 
 
 def preview_json(raw: Any) -> dict[str, Any]:
-    """The document layer's Preview as `{bounds, layers: [{z, paths: [[x0, y0, x1, y1, ...]], travel}]}`."""
+    """The document layer's Preview as `{bounds, layers: [{index, z, first_line, paths}], points, stride}`."""
     from scriptdeck.web.backend import _plain
 
-    data = _plain(raw)
+    if hasattr(raw, "layers"):
+        # Attribute access, not dataclasses.asdict: asdict deep-copies every path list, which
+        # for a million-line job costs more than building the preview itself.
+        bounds = _plain(raw.bounds) if raw.bounds is not None else None
+        layers = [{"index": layer.index, "z": layer.z, "first_line": layer.first_line, "paths": layer.paths}
+                  for layer in raw.layers]
+        data: dict[str, Any] = {"bounds": bounds, "layers": layers, "points": raw.points, "stride": raw.stride}
+    else:
+        data = _plain(raw) if not isinstance(raw, dict) else raw
     if not isinstance(data, dict):
         return {"bounds": None, "layers": []}
     bounds = data.get("bounds")

@@ -13,7 +13,7 @@ from scriptdeck.errors import UserError
 from scriptdeck.web.backend import WebBackend
 from scriptdeck.web.documents import BUILTIN_EXTENSIONS, DocumentSession, formats_json
 from scriptdeck.web.models import DocumentOut, FormatsOut, OpenResultOut, PreviewOut, SaveIn
-from scriptdeck.web.routes import backend
+from scriptdeck.web.routes import backend, fast_json
 
 router = APIRouter(tags=["document"])
 Backend = Annotated[WebBackend, Depends(backend)]
@@ -66,9 +66,11 @@ def save_document(body: SaveIn, b: Backend) -> Response:
 
 
 @router.get("/document/preview", response_model=PreviewOut)
-def preview(b: Backend, max_segments: Annotated[int, Query(ge=1000, le=2_000_000)] = 300_000) -> dict[str, Any]:
+def preview(b: Backend, max_segments: Annotated[int, Query(ge=1000, le=2_000_000)] = 300_000) -> Response:
     """Per-layer polylines of the toolpath (top view), decimated to at most `max_segments`."""
-    return session(b).preview(max_segments)
+    # Megabytes of numbers: serialised directly (the shape is PreviewOut, built by the document layer),
+    # skipping a second validation pass that would cost more than building the preview.
+    return fast_json(session(b).preview(max_segments))
 
 
 @router.post("/document/undo", response_model=DocumentOut)
