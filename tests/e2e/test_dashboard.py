@@ -135,7 +135,11 @@ def test_machine_terminal_history_and_events_pages(page: Any) -> None:
     page.fill("#terminal-input", "M114")
     page.click("#terminal-send")
     page.wait_for_selector("#terminal :text('M114')")
-    page.wait_for_timeout(1500)  # a few temperature samples for the chart
+    page.fill("#terminal-input", "M104 S210")
+    page.click("#terminal-send")
+    page.fill("#terminal-input", "M140 S60")
+    page.click("#terminal-send")
+    page.wait_for_timeout(2500)  # a few temperature samples for the chart
     shot(page, "machine")
     page.click("#nav a[data-page=scripts]")
     page.click("[data-service=status_steps]")

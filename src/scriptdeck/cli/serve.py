@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from typing import Any
@@ -31,10 +30,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from scriptdeck.host import Host
-    from scriptdeck.machine.machine import Machine
     from scriptdeck.web.app import create_app, login_url
     from scriptdeck.web.backend import WebConfig
-    from scriptdeck.web.machine_link import port_factory
 
     if args.max_upload_mb <= 0:
         raise UserError(f"--max-upload-mb: expected a positive number, got {args.max_upload_mb}")
@@ -44,14 +41,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data = _context.data_path(args)
     config = WebConfig(host=args.host, port=args.port, token=token, data_dir=data,
                        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), allowed_hosts=frozenset(args.allow_host))
-    machine = Machine(args.machine)
-    host = Host(data, plugin_paths=args.plugin_path, include_examples=not args.no_examples,
-                machine_url=args.machine, port_factory=port_factory(machine))
+    host = Host(data, plugin_paths=args.plugin_path, include_examples=not args.no_examples, machine_url=args.machine)
     try:
-        app = create_app(host, config, machine=machine)  # refuses a non-loopback bind without a token
+        app = create_app(host, config)  # refuses a non-loopback bind without a token
         if not args.no_connect:
             try:
-                machine.connect()
+                app.state.backend.connect_machine(args.machine)
             except Exception as exc:  # the dashboard still starts; Connect is one click away
                 print(f"warning: could not connect to {args.machine}: {exc}", file=sys.stderr)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
@@ -68,7 +63,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.startup = startup  # type: ignore[method-assign]
         server.run()
     finally:
-        with contextlib.suppress(Exception):
-            machine.close()
         host.close()
     return 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptdeck.errors import UnknownServiceError, UserError
+from scriptdeck.errors import NotConnectedError, UnknownServiceError, UserError
 from scriptdeck.plugins.model import Plugin, Service, ServiceKind
 from scriptdeck.plugins.registry import Registry
 from scriptdeck.settings.fields import SettingsSchema
@@ -85,7 +85,8 @@ class WebBackend:
 
     def __init__(self, host: Any, config: WebConfig, hub: EventHub, machine: Any = None) -> None:
         self.host = host
-        self._machine = machine if machine is not None else getattr(host, "machine", None)
+        self._machine = machine
+        self._watched: set[int] = set()
         self.config = config
         self.hub = hub
         self.generation = 0
@@ -135,6 +136,7 @@ class WebBackend:
             with contextlib.suppress(Exception):
                 unsubscribe()
         self._unsubscribe.clear()
+        self._watched.clear()
         self.documents.close()
 
     # -- events -----------------------------------------------------------------------------
@@ -375,12 +377,42 @@ class WebBackend:
 
     @property
     def machine(self) -> Any:
+        """The machine this dashboard shows (None until one was connected)."""
         return self._machine
+
+    @property
+    def machine_url(self) -> str:
+        machine = self._machine
+        return str(machine.url) if machine is not None else str(getattr(self.host, "machine_url", ""))
+
+    def connect_machine(self, url: str) -> Any:
+        """Connect (through the host, so automation scripts drive the same machine) and show it."""
+        machines = getattr(self.host, "machines", None)
+        current = self._machine
+        if current is not None and current.url != url and str(getattr(current.state, "value", current.state)) not in (
+                "disconnected", "error"):
+            current.disconnect()  # one machine at a time on the dashboard
+        if machines is not None:
+            machine = machines.machine(url)  # connects; raises MachineError naming the problem
+        else:
+            machine = current
+            if machine is None:
+                raise NotConnectedError("machine: this host has no machine")
+            machine.url = url
+            machine.connect()
+        self.host.machine_url = url  # the runs of automation scripts go to this machine now
+        if machine is not self._machine:
+            self._machine = machine
+            self._watch_machine()
+        return machine
 
     def _watch_machine(self) -> None:
         machine = self.machine
-        add = getattr(machine, "add_line_listener", None) if machine is not None else None
+        if machine is None or id(machine) in self._watched:
+            return
+        add = getattr(machine, "add_line_listener", None)
         if callable(add):
+            self._watched.add(id(machine))
             remove = add(self._on_line)
             if callable(remove):
                 self._unsubscribe.append(remove)

@@ -9,7 +9,6 @@ stopped on exit so test runs leave no threads or ResourceWarnings behind.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -34,32 +33,31 @@ class Stack:
     """Host + Machine + FastAPI app, without a server (for TestClient)."""
 
     def __init__(self, data_dir: Path, plugin_paths: Sequence[str | os.PathLike[str]] = (), *,
-                 include_examples: bool = True, machine_url: str = "virtual://?heat_rate=400",
+                 include_examples: bool = True, machine_url: str = "virtual://?heat_rate=40",
                  connect: bool = True, token: str = TOKEN, max_upload_bytes: int = 200 * 1024 * 1024,
                  watch_interval: float = 1.0) -> None:
         from scriptdeck.host import Host
-        from scriptdeck.machine.machine import Machine
         from scriptdeck.web.app import create_app
-        from scriptdeck.web.machine_link import port_factory
 
         self.token = token
-        self.machine = Machine(machine_url, temp_interval=0.5)
         self.host = Host(data_dir, plugin_paths=plugin_paths, include_examples=include_examples,
-                         machine_url=machine_url, port_factory=port_factory(self.machine))
+                         machine_url=machine_url)
         self.config = WebConfig(token=token, data_dir=data_dir, max_upload_bytes=max_upload_bytes,
                                 watch_interval=watch_interval, sample_interval=0.5)
-        self.app = create_app(self.host, self.config, machine=self.machine)
+        self.app = create_app(self.host, self.config)
         if connect:
-            self.machine.connect()
+            self.app.state.backend.connect_machine(machine_url)
 
     @property
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    @property
+    def machine(self) -> Any:
+        return self.app.state.backend.machine
+
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.machine.close()
-        self.host.close()
+        self.host.close()  # cancels runs, disconnects the machines, stops the workers
 
 
 class DashboardServer(Stack):

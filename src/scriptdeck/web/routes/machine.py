@@ -51,7 +51,8 @@ def job_json(b: WebBackend) -> dict[str, Any] | None:
 def machine_json(b: WebBackend) -> dict[str, Any]:
     machine = b.machine
     if machine is None:
-        return {"available": False, "state": "disconnected", "error": "this host has no machine"}
+        return {"available": True, "url": b.machine_url, "state": "disconnected", "temperatures": {}, "position": {},
+                "job": job_json(b), "error": None}
     error = getattr(machine, "error", None)
     position = {str(k): float(v) for k, v in (getattr(machine, "position", None) or {}).items()}
     return {"available": True, "url": str(getattr(machine, "url", "")), "state": _state(machine),
@@ -62,7 +63,7 @@ def machine_json(b: WebBackend) -> dict[str, Any]:
 
 def _require(b: WebBackend) -> Any:
     if b.machine is None:
-        raise NotConnectedError("machine: this host has no machine")
+        raise NotConnectedError("machine: not connected; connect it on the Machine page first")
     return b.machine
 
 
@@ -79,15 +80,7 @@ def connect(body: ConnectIn, b: Backend) -> dict[str, Any]:
     if body.baud and "baud=" not in url and not url.startswith(("virtual:", "socket:", "tcp:", "loop:")):
         url += ("&" if "?" in url else "?") + f"baud={body.baud}"
     with _connect_lock:  # two clicks must not open two links
-        connector = getattr(b.host, "connect_machine", None)
-        if callable(connector):
-            connector(url)
-        else:
-            machine = _require(b)
-            if _state(machine) not in ("disconnected", "error"):
-                machine.disconnect()
-            machine.url = url
-            machine.connect()
+        b.connect_machine(url)
         b.hub.emit("MachineConnected", {"url": url})
     return machine_json(b)
 

@@ -19,6 +19,9 @@ export function drawTemperatures(canvas, samples, windowSeconds = 600) {
   ctx.clearRect(0, 0, w, hgt);
   const pad = { l: 38, r: 10, t: 10, b: 22 };
   const now = samples.length ? samples[samples.length - 1].time : Date.now() / 1000;
+  // Grow the time axis with the data (1 minute at least, the full window at most).
+  const span = samples.length ? Math.min(windowSeconds, Math.max(60, now - samples[0].time)) : windowSeconds;
+  windowSeconds = Math.ceil(span / 60) * 60;
   const t0 = now - windowSeconds;
   const names = [...new Set(samples.flatMap((s) => Object.keys(s.values)))].sort();
   let maxV = 50;
@@ -31,7 +34,8 @@ export function drawTemperatures(canvas, samples, windowSeconds = 600) {
     ctx.beginPath(); ctx.moveTo(pad.l, y(v)); ctx.lineTo(w - pad.r, y(v)); ctx.stroke();
     ctx.fillText(`${Math.round(v)}°`, 4, y(v) + 4);
   }
-  for (let m = 0; m <= windowSeconds / 60; m += 2) ctx.fillText(m ? `-${m}m` : "now", x(now - m * 60) - 10, hgt - 6);
+  const tick = windowSeconds <= 60 ? 10 : windowSeconds <= 180 ? 30 : 120;
+  for (let t = 0; t <= windowSeconds; t += tick) ctx.fillText(t ? (t % 60 ? `-${t}s` : `-${t / 60}m`) : "now", Math.max(pad.l, x(now - t) - 12), hgt - 6);
   names.forEach((name, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = samples.filter((s) => s.values[name] && s.time >= t0);
