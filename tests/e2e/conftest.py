@@ -67,4 +67,5 @@ def page(browser: Any, server: DashboardServer) -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     """Save a screenshot as a test artifact (test-artifacts/, gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("document.getElementById('content').scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

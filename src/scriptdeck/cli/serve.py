@@ -61,6 +61,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"scriptdeck dashboard on {args.machine}\n    open {url}\n(Ctrl-C to stop)", flush=True)
 
         server.startup = startup  # type: ignore[method-assign]
+        original_exit = server.handle_exit
+
+        def handle_exit(sig: int, frame: Any) -> None:
+            # End the live event streams at once: uvicorn waits for open connections before it stops.
+            app.state.hub.close()
+            original_exit(sig, frame)
+
+        server.handle_exit = handle_exit  # type: ignore[method-assign]
         server.run()
     finally:
         host.close()

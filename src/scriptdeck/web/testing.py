@@ -84,6 +84,7 @@ class DashboardServer(Stack):
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.app.state.hub.close()  # end SSE streams, so the server stops without waiting for them
         self.server.should_exit = True
         self.thread.join(10)
         self.close()
