@@ -23,8 +23,10 @@ FIXTURES = Path(__file__).parents[1] / "web" / "fixtures" / "plugins"
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
+    # thread while it is open, which would break later tests that call asyncio.run().
     if not Path(CHROMIUM).exists():
         message = f"chromium not found at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

@@ -33,6 +33,7 @@ def test_run_an_automation_script_and_watch_its_status(page: Any) -> None:
     assert page.is_disabled("#script-run")
     shot(page, "scripts-running")
     page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
+    page.wait_for_timeout(500)  # the returned values are saved after Finished: the result must stay
     assert "last_steps" in page.inner_text("#script-result")
     assert "working on step 3" in page.inner_text("#script-log")
     shot(page, "scripts")

@@ -17,14 +17,16 @@ export function scriptsPage(root, app) {
     if (!scripts.length) tiles.append(h("div", { class: "empty", text: "No automation scripts installed. Drop a script file into the scripts folder." }));
   }
 
-  async function select(id) {
+  async function select(id, keepRun = false) {
+    const previous = keepRun ? { runId, run } : null;
     selected = app.services.find((s) => s.id === id);
     renderTiles();
     if (!selected) { clear(panel, h("div", { class: "empty", text: "Choose a script on the left." })); return; }
     const view = await get(`/api/services/${selected.id}/settings`);
     form = buildForm(view.schema, view.values);
     const active = app.activeRunOf(selected.id);
-    runId = active ? active.id : null; run = active;
+    if (previous) ({ runId, run } = previous);
+    else { runId = active ? active.id : null; run = active; }
     const save = h("button", { class: "btn", id: "script-save", text: "Save settings", onclick: saveSettings });
     const runBtn = h("button", { class: "btn primary", id: "script-run", text: "▶ Run" , onclick: start });
     const cancel = h("button", { class: "btn danger", id: "script-cancel", text: "Cancel", onclick: stop });
@@ -82,7 +84,8 @@ export function scriptsPage(root, app) {
     try { run = await get(`/api/runs/${runId}`); renderRun(); } catch { /* next event retries */ }
   }
   on("*", (env) => { if (env.run_id && env.run_id === runId) onRunEvent(env); });
-  on("SettingsSaved", (env) => { if (selected && env.payload && env.payload.id === selected.id && !(run && run.state === "running")) select(selected.id); });
+  // Values a script returned (or another tab saved) refresh the form; the last run stays on show.
+  on("SettingsSaved", (env) => { if (selected && env.payload && env.payload.id === selected.id && !(run && run.state === "running")) select(selected.id, true); });
   return {
     services() { renderTiles(); if (selected && !app.services.find((s) => s.id === selected.id)) { selected = null; clear(panel, h("div", { class: "empty", text: "Choose a script on the left." })); } },
     show() { renderTiles(); if (!selected) clear(panel, h("div", { class: "empty", text: "Choose a script on the left to see its settings, run it and follow its status." })); },
