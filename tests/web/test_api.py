@@ -323,3 +323,12 @@ def test_print_the_open_document(client: TestClient) -> None:
     while client.get("/api/machine").json()["job"]["state"] == "running" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert client.get("/api/machine").json()["job"]["state"] == "done"
+
+
+def test_the_terminal_is_free_again_after_a_script(client: TestClient) -> None:
+    run = client.post("/api/runs", json={"service": "status_steps", "settings": {"pause": 0}}).json()
+    assert wait_for(client, run["id"])["state"] == "finished"
+    deadline = time.monotonic() + 5
+    while client.get("/api/machine").json()["owner"] is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.post("/api/machine/send", json={"line": "M105"}).status_code == 200
