@@ -40,6 +40,13 @@ def test_no_token_is_401_for_api_and_login_page_for_browsers(anon: TestClient) -
     assert anon.get("/static/app.js").status_code == 401
 
 
+def test_security_headers_on_every_response(anon: TestClient, client: TestClient) -> None:
+    for response in (anon.get("/api/plugins"), client.get("/"), client.get("/api/plugins")):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+
 def test_wrong_token_is_401(anon: TestClient) -> None:
     assert anon.get("/api/plugins", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert anon.get("/api/plugins?token=nope").status_code == 401

@@ -21,7 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from scriptdeck import errors
-from scriptdeck.web.auth import AuthMiddleware, BodyLimitMiddleware, TokenAuth, is_loopback
+from scriptdeck.web.auth import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TokenAuth,
+    is_loopback,
+)
 from scriptdeck.web.backend import WebBackend, WebConfig
 from scriptdeck.web.hub import EventHub, StateConflict
 from scriptdeck.web.models import ErrorOut
@@ -150,6 +156,7 @@ def create_app(
     # Middleware added last runs first: auth sees the request before the body limit.
     app.add_middleware(BodyLimitMiddleware, limit=config.max_upload_bytes)
     app.add_middleware(AuthMiddleware, auth=auth)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: refusals get the headers too
     return app
 
 

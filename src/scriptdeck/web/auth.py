@@ -338,3 +338,31 @@ class BodyLimitMiddleware:
         except UploadTooLarge:
             if not started:
                 await send_json(send, 413, message)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries: no framing (clickjacking), no MIME sniffing, no referrer
+    (the login URL carries the token until its redirect)."""
+
+    HEADERS: tuple[tuple[bytes, bytes], ...] = (
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *(h for h in self.HEADERS if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
