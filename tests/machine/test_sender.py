@@ -201,7 +201,7 @@ def test_advanced_ok_caps_lines_in_flight_by_free_slots() -> None:
         most = 0
         stream = s.stream(Stream([f"G1 X{i}" for i in range(60)]))
         while not stream.finished.wait(0.01):
-            most = max(most, len(s._inflight))
+            most = max(most, len(s.window.inflight))
         assert most <= 2
         assert stream.error is None
     finally:

@@ -18,6 +18,7 @@ __all__ = [
     "Temperature",
     "checksum",
     "clean_line",
+    "fast_ok",
     "frame",
     "is_recoverable_error",
     "parse_position",
@@ -28,7 +29,17 @@ __all__ = [
 
 def checksum(data: bytes) -> int:
     """Marlin's checksum: the XOR of every byte before the ``*``."""
-    return reduce(xor, data, 0)
+    if len(data) > 64:
+        return reduce(xor, data, 0)
+    # Up to 64 bytes as one integer, folded in halves: 6 big-int XORs instead of one per byte.
+    x = int.from_bytes(data, "little")
+    x ^= x >> 256
+    x ^= x >> 128
+    x ^= x >> 64
+    x ^= x >> 32
+    x ^= x >> 16
+    x ^= x >> 8
+    return x & 0xFF
 
 
 def clean_line(line: str) -> str:
@@ -44,8 +55,8 @@ def frame(number: int, command: str) -> bytes:
     >>> frame(1, "G28")
     b'N1 G28*18\\n'
     """
-    body = f"N{number} {command}".encode("ascii", "replace")
-    return body + b"*%d\n" % checksum(body)
+    body = b"N%d %s" % (number, command.encode("ascii", "replace"))
+    return b"%s*%d\n" % (body, checksum(body))
 
 
 class ReplyKind(Enum):
@@ -128,6 +139,10 @@ def parse_position(text: str) -> dict[str, float] | None:
 
 
 _PLAIN_OK = Reply(ReplyKind.OK, "ok")
+
+# "ok" and ADVANCED_OK's "ok N<n> P<planner> B<buffer>": once per line streamed, so the sender
+# matches them on the raw bytes, before any decoding; group 1 is P, group 2 is B.
+fast_ok = re.compile(rb"ok(?: N-?\d+)?(?: P(\d+))?(?: B(\d+))?\s*").fullmatch
 
 
 def parse_reply(text: str) -> Reply:

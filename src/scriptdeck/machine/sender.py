@@ -3,12 +3,14 @@
 Klipper's ``serialhdl`` shape: a single background thread owns reading the port and
 completes waiting callers through a ``threading.Condition``; nobody polls with ``sleep``.
 Writes happen in whichever thread finds room in the window (usually the reader, right
-after an ``ok``), serialised by a write lock taken without blocking plus a re-check, so
-the reader never waits for a writer.
+after an ``ok``), serialised by a write lock taken without blocking: a thread that finds it
+taken leaves a note (``_kick``) that the holder reads before letting go, so the reader never
+waits for a writer and no line waits for a wake-up that already passed.
 
-Flow control: ``pingpong`` keeps one line unacknowledged; ``buffered`` keeps lines in
-flight while their framed bytes fit ``rx_size`` (character counting) and, once the firmware
-sent ADVANCED_OK replies, no more lines than the largest free-slot count (``B``) it reported.
+The hot path is one reader wake-up per burst of replies: plain and ADVANCED_OK ``ok`` lines
+are matched on raw bytes (no decoding, no :class:`Reply`), the lines they make room for are
+framed and written in one ``write``, and the condition is only notified when someone waits.
+Flow control and resend bookkeeping live in :mod:`scriptdeck.machine.window`.
 """
 
 from __future__ import annotations
@@ -28,14 +30,25 @@ from scriptdeck.errors import (
     ProtocolError,
     RunCancelledError,
 )
-from scriptdeck.machine.protocol import Reply, ReplyKind, clean_line, frame, is_recoverable_error, parse_reply
+from scriptdeck.machine.protocol import (
+    Reply,
+    ReplyKind,
+    clean_line,
+    fast_ok,
+    frame,
+    is_recoverable_error,
+    parse_reply,
+)
 from scriptdeck.machine.transport import Transport
+from scriptdeck.machine.window import Window
 
 __all__ = ["Command", "Sender", "SenderConfig", "Stream"]
 
 # Emergency commands Marlin's parser acts on as they arrive: sent at once when their bytes
 # fit the receive buffer, else first in line (M112 always at once: the firmware halts anyway).
 EMERGENCY = ("M112", "M410", "M108")
+# Commands whose temperature report is their answer; any other report is an auto-report (M155).
+_TEMP_OWNERS = ("M105", "M109", "M190")
 
 
 @dataclass(slots=True)
@@ -66,6 +79,12 @@ class Command:
         self.error: BaseException | None = None
         self.response: list[str] = []
         self.stream = stream
+
+    def ghost(self) -> Command:
+        """A copy to send again (an already acknowledged line the firmware asks for once more)."""
+        copy = Command(self.text)
+        copy.n, copy.data = self.n, self.data
+        return copy
 
     def __repr__(self) -> str:
         return f"Command({self.text!r}, n={self.n}, done={self.done})"
@@ -101,22 +120,14 @@ class Sender:
     def __init__(self, transport: Transport, config: SenderConfig | None = None) -> None:
         self.transport = transport
         self.config = config or SenderConfig()
+        self.window = Window(self.config)
         self._cond = threading.Condition(threading.Lock())
         self._write_lock = threading.Lock()
+        self._kick = False  # someone found the write lock taken: its holder takes again
         self._urgent: deque[Command] = deque()
         self._normal: deque[Command] = deque()
-        self._resend: deque[Command] = deque()
-        self._inflight: deque[Command] = deque()
-        self._inflight_bytes = 0
-        self._history: dict[int, Command] = {}
         self._stream: Stream | None = None
-        self._next_n = 1
-        self._swallow_ok = 0
-        self._cycle_n: int | None = None  # the line of the resend request being served
-        self._after_wait = False  # a "wait" came and no ok since
-        self._stale = 0  # how many more requests for it may still come from lines sent earlier
-        self._slots: int | None = None  # largest ADVANCED_OK B seen
-        self._last_sent = ""
+        self._last_sent: Command | None = None
         self._last_rx = time.monotonic()
         self._failure: MachineError | None = None
         self._waiters = 0
@@ -139,7 +150,7 @@ class Sender:
     @property
     def idle(self) -> bool:
         with self._cond:
-            return not (self._inflight or self._urgent or self._normal or self._resend or self._stream)
+            return not self._busy()
 
     def send(self, text: str, *, urgent: bool = False) -> Command:
         """Queue one line (comments stripped) and return its :class:`Command` at once."""
@@ -156,7 +167,7 @@ class Sender:
                 while len(self._normal) >= self.config.max_queue and self._failure is None:
                     self._cond.wait()
                 self._check()
-            self._check_size(cmd)
+            self._check_size(cmd.text)
             (self._urgent if urgent else self._normal).append(cmd)
         self._pump()
         return cmd
@@ -190,11 +201,13 @@ class Sender:
         with self._cond:
             self._waiters += 1
             try:
-                while self._inflight or self._urgent or self._normal or self._resend or self._stream:
+                while self._busy():
                     self._check()
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
-                        raise AckTimeoutError(f"lines still unacknowledged after {timeout} s; last sent {self._last_sent!r}")
+                        raise AckTimeoutError(
+                            f"lines still unacknowledged after {timeout} s; last sent {self._last_sent_text()!r}"
+                        )
                     self._cond.wait(remaining)
                 self._check()
             finally:
@@ -235,11 +248,11 @@ class Sender:
             if self._failure is not None:
                 return
             self._failure = error
-            for q in (self._urgent, self._normal, self._resend, self._inflight):
-                for cmd in q:
-                    if not cmd.done:
-                        cmd.error = error
-                q.clear()
+            for cmd in [*self._urgent, *self._normal, *self.window.clear()]:
+                if not cmd.done:
+                    cmd.error = error
+            self._urgent.clear()
+            self._normal.clear()
             if self._stream is not None:
                 self._finish_stream(error)
             self._cond.notify_all()
@@ -262,142 +275,123 @@ class Sender:
         if self._failure is not None:
             raise self._failure
 
-    def _check_size(self, cmd: Command) -> None:
-        size = len(frame(self._next_n + 10_000, cmd.text))
+    def _busy(self) -> bool:
+        w = self.window
+        return bool(w.inflight or w.resend or self._urgent or self._normal or self._stream)
+
+    def _check_size(self, text: str) -> None:
+        size = len(frame(self.window.next_n + 10_000, text))
         if self.config.rx_size and size > self.config.rx_size:
             raise ProtocolError(
-                f"line {cmd.text!r} is {size} bytes framed, more than the firmware's receive buffer "
+                f"line {text!r} is {size} bytes framed, more than the firmware's receive buffer "
                 f"of {self.config.rx_size} bytes can take"
             )
+
+    def _last_sent_text(self) -> str:
+        cmd = self._last_sent
+        return "" if cmd is None else cmd.data.decode("ascii", "replace").strip()
 
     def _send_emergency(self, cmd: Command) -> None:
         # Unnumbered: Marlin's emergency parser acts on arrival; the line then queues like any
         # unnumbered command and is acknowledged in order, so it joins the in-flight FIFO.
-        data = cmd.text.encode() + b"\n"
+        cmd.data = cmd.text.encode("ascii", "replace") + b"\n"
         halt = cmd.text.upper().startswith("M112")
+        w = self.window
         with self._write_lock:
             with self._cond:
                 self._check()
-                fits = not self.config.rx_size or self._inflight_bytes + len(data) <= self.config.rx_size
-                if not (halt or fits):
+                send = halt or not w.rx_size or w.held + len(cmd.data) <= w.rx_size
+                if not send:
                     self._urgent.appendleft(cmd)
-                    data = b""
+                elif halt:
+                    cmd.done = True
                 else:
-                    cmd.data = data
-                    if halt:
-                        cmd.done = True
-                    else:
-                        self._inflight.append(cmd)
-                        self._inflight_bytes += len(data)
-                    self._last_sent = cmd.text
-            if data:
+                    w.push(cmd, fresh=False)
+                    self._last_sent = cmd
+            if send:
                 self._write([cmd])
-        if not data:
+        if not send:
             self._pump()
 
-    def _room(self, cmd: Command) -> bool:
-        if not self._inflight:
-            return True
-        if self.config.flow == "pingpong" or len(self._inflight) >= self.config.history:
-            return False
-        if self._slots is not None and len(self._inflight) >= self._slots:
-            return False
-        if self.config.rx_size:
-            size = len(cmd.data) if cmd.data else len(cmd.text) + 12
-            return self._inflight_bytes + size <= self.config.rx_size
-        return True
-
-    def _number(self, cmd: Command) -> None:
-        head = cmd.text[:4].upper()
-        if head == "M110":
-            words = cmd.text[4:].upper().split()
-            target = next((int(w[1:]) for w in words if w.startswith("N") and w[1:].lstrip("-").isdigit()), None)
-            n = self._next_n if target is None else target
-            self._history.clear()  # older numbers mean nothing to the firmware any more
-        else:
-            n = self._next_n
-        cmd.n = n
-        cmd.data = frame(n, cmd.text)
-        self._next_n = n + 1
-        self._history[n] = cmd
-        if len(self._history) > self.config.history:
-            del self._history[next(iter(self._history))]
-
-    def _next_sendable(self) -> Command | None:
-        if self._resend:
-            return self._resend[0]
-        if self._urgent:
-            return self._urgent[0]
-        if self.paused:
-            return None
-        if self._normal:
-            return self._normal[0]
-        s = self._stream
-        if s is not None and not s.exhausted and not s.cancelled:
-            text = s.next_line()
-            if text is None:
-                if s.acked == s.sent:
-                    self._finish_stream(None)
-                return None
-            cmd = Command(text, s)
-            self._normal.append(cmd)
-            return cmd
-        return None
-
     def _take(self) -> list[Command]:
+        """Lines to write now, in order, already counted in flight (under the condition)."""
+        w = self.window
         batch: list[Command] = []
-        if not self._inflight:
+        if not w.inflight:
             self._last_rx = time.monotonic()  # the acknowledgement clock starts now
+        rx_size = w.rx_size
         while self._failure is None:
-            cmd = self._next_sendable()
-            if cmd is None or not self._room(cmd):
+            fresh = True
+            if w.resend:
+                q, fresh = w.resend, False
+            elif self._urgent:
+                q = self._urgent
+            elif self.paused:
                 break
-            if self._resend and self._resend[0] is cmd:
-                self._resend.popleft()
-            elif self._urgent and self._urgent[0] is cmd:
-                self._urgent.popleft()
+            elif self._normal:
+                q = self._normal
             else:
-                self._normal.popleft()
-                if cmd.stream is not None:
-                    cmd.stream.sent += 1
-            if not cmd.data:
-                self._number(cmd)
-            self._inflight.append(cmd)
-            self._inflight_bytes += len(cmd.data)
+                s = self._stream
+                if s is None or s.exhausted or s.cancelled:
+                    break
+                text = s.next_line()
+                if text is None:
+                    if s.acked == s.sent:
+                        self._finish_stream(None)
+                    break
+                q = self._normal
+                q.append(Command(text, s))
+            cmd = q[0]
+            if fresh and cmd.n is None and cmd.data:
+                fresh = False  # an emergency line that waited for room: it stays unnumbered
+            elif fresh:
+                w.frame(cmd)
+                if rx_size and len(cmd.data) > rx_size and cmd.stream is not None:
+                    self._finish_stream(ProtocolError(
+                        f"line {cmd.text!r} is {len(cmd.data)} bytes framed, more than the firmware's "
+                        f"receive buffer of {rx_size} bytes can take"
+                    ))
+                    self._normal.clear()
+                    break
+            if not w.room(len(cmd.data)):
+                break
+            q.popleft()
+            if cmd.stream is not None and fresh:
+                cmd.stream.sent += 1
+            w.push(cmd, fresh)
             batch.append(cmd)
         if batch:
-            self._last_sent = batch[-1].data.decode("ascii", "replace").strip()
+            self._last_sent = batch[-1]
             if self._waiters and len(self._normal) < self.config.max_queue:
                 self._cond.notify_all()
         return batch
 
-    def _sendable(self) -> bool:
-        cmd = self._resend[0] if self._resend else self._urgent[0] if self._urgent else None
-        if cmd is None and not self.paused:
-            if self._normal:
-                cmd = self._normal[0]
-            elif self._stream is not None and not self._stream.exhausted and not self._stream.cancelled:
-                return not self._inflight or self._room(Command("G1 X0 Y0"))
-        return cmd is not None and self._failure is None and self._room(cmd)
-
-    def _pump(self) -> None:
+    def _pump(self, batch: list[Command] | None = None) -> None:
+        """Write what fits. With ``batch`` the caller holds the write lock and took it already."""
         while True:
-            if not self._write_lock.acquire(blocking=False):
-                return  # the holder re-checks after releasing, see the module docstring
+            if batch is None:
+                self._kick = True
+                if not self._write_lock.acquire(blocking=False):
+                    return  # the holder reads _kick before it lets go
+                batch = []
             try:
-                with self._cond:
-                    batch = self._take()
                 if batch:
                     self._write(batch)
+                while self._kick:
+                    self._kick = False
+                    with self._cond:
+                        batch = self._take()
+                    if batch:
+                        self._write(batch)
             finally:
                 self._write_lock.release()
-            with self._cond:
-                if not self._sendable():
-                    return
+            if not self._kick:
+                return
+            batch = None
 
     def _write(self, batch: list[Command]) -> None:
         try:
-            self.transport.write(b"".join(c.data for c in batch))
+            self.transport.write(batch[0].data if len(batch) == 1 else b"".join([c.data for c in batch]))
         except MachineError as exc:
             self.fail(exc if isinstance(exc, NotConnectedError) else NotConnectedError(str(exc)))
             return
@@ -421,25 +415,33 @@ class Sender:
 
     # internals: receiving ----------------------------------------------------------------
     def _read_loop(self) -> None:
-        buf = b""
+        read = self.transport.read
+        monotonic = time.monotonic
+        ack_timeout = self.config.ack_timeout
+        w = self.window
+        partial = b""
         try:
             while self._failure is None:
                 # Idle, the read still wakes every ack_timeout: a line sent meanwhile starts its
                 # clock when it is sent (_take), and is checked at the latest one period later.
-                timeout = self.config.ack_timeout
-                with self._cond:
-                    if self._inflight:
-                        timeout = max(0.0, self._last_rx + self.config.ack_timeout - time.monotonic())
-                data = self.transport.read(timeout)
+                timeout = ack_timeout
+                if w.inflight:
+                    timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
+                data = read(timeout)
                 if not data:
                     self._check_timeout()
                     continue
-                self._last_rx = time.monotonic()
-                buf += data
-                if b"\n" not in data:
-                    continue
-                *lines, buf = buf.split(b"\n")
-                self._handle([raw.decode("ascii", "replace").strip("\r\x00 ") for raw in lines])
+                self._last_rx = monotonic()
+                if partial:
+                    data = partial + data
+                    partial = b""
+                if data[-1:] != b"\n":
+                    cut = data.rfind(b"\n") + 1
+                    partial = data[cut:]
+                    if not cut:
+                        continue
+                    data = data[:cut]
+                self._handle(data)
         except MachineError as exc:
             if not self._closing:
                 self.fail(exc)
@@ -448,84 +450,101 @@ class Sender:
 
     def _check_timeout(self) -> None:
         with self._cond:
-            if self._inflight and time.monotonic() - self._last_rx >= self.config.ack_timeout:
-                err = AckTimeoutError(
-                    f"no acknowledgement for {self._last_sent!r} within {self.config.ack_timeout} s"
-                )
-            else:
+            if not (self.window.inflight and time.monotonic() - self._last_rx >= self.config.ack_timeout):
                 return
+            err = AckTimeoutError(
+                f"no acknowledgement for {self._last_sent_text()!r} within {self.config.ack_timeout} s"
+            )
         self.fail(err)
 
-    def _handle(self, lines: list[str]) -> None:
-        replies: list[Reply] = []
+    def _handle(self, data: bytes) -> None:
+        """Replies ending in a newline: acknowledge, then write what the acks made room for."""
+        lines = data.split(b"\n")
+        lines.pop()
+        reports: list[Reply] = []
         failure: MachineError | None = None
         acked = False
+        batch: list[Command] | None = None
+        w = self.window
         with self._cond:
-            for text in lines:
-                if not text:
-                    continue
-                reply = parse_reply(text)
-                replies.append(reply)
-                kind = reply.kind
-                if kind is ReplyKind.OK:
-                    acked = self._on_ok(reply) or acked
-                elif kind is ReplyKind.RESEND:
-                    failure = self._on_resend(reply.line or 0)
+            for raw in lines:
+                m = fast_ok(raw)
+                if m is not None:
+                    free = m.group(2)
+                    cmd = w.on_ok(None if free is None else int(free))
+                    if cmd is not None:
+                        cmd.response.append("ok" if len(raw) < 4 else raw.decode("ascii").strip())
+                        self._done(cmd)
                     acked = True
-                elif kind is ReplyKind.ERROR:
-                    if not is_recoverable_error(text):
-                        failure = FirmwareHaltError(f"firmware halted: {text!r} (last line sent {self._last_sent!r})")
-                elif kind is ReplyKind.BUSY:
-                    pass  # a keep-alive: it only restarts the acknowledgement timer
-                elif kind is ReplyKind.WAIT:
-                    # Marlin says "wait" only with an empty queue: lines in flight were lost.
-                    if self._inflight and not self._resend:
-                        self._cycle_n = None
-                        self._after_wait = True
-                        self._requeue(self._inflight[0].n)
-                        acked = True
-                elif kind is ReplyKind.START:
-                    if self._history or self._inflight:
-                        failure = FirmwareHaltError("the firmware restarted (it said 'start'); reconnect")
-                    self.started.set()
-                elif self._inflight:
-                    head = self._inflight[0]
-                    # An auto-report (M155) is nobody's answer; M105/M109/M190 do own theirs.
-                    if not reply.temperatures or head.text[:4].upper() in ("M105", "M109", "M190"):
-                        head.response.append(text)
-                if failure is not None:
-                    break
+                    continue
+                text = raw.decode("ascii", "replace").strip("\r\x00 ")
+                if text:
+                    failure, ack = self._handle_slow(text, reports)
+                    acked = acked or ack
+                    if failure is not None:
+                        break
             if not self.started.is_set():
                 self.started.set()
-            if acked and self._waiters:
-                self._cond.notify_all()
+            if acked:
+                if self._waiters:
+                    self._cond.notify_all()
+                if failure is None and self._write_lock.acquire(blocking=False):
+                    self._kick = False
+                    batch = self._take()
         if self.line_listeners:
-            for text in lines:
+            for raw in lines:
+                text = raw.decode("ascii", "replace").strip("\r\x00 ")
                 if text:
                     self._notify_line("in", text)
-        if self.reply_listeners:
-            for reply in replies:
-                if reply.temperatures or reply.position:  # only reports interest the listeners
-                    for fn in self.reply_listeners:
-                        with contextlib.suppress(Exception):
-                            fn(reply)
+        for reply in reports:
+            for fn in self.reply_listeners:
+                with contextlib.suppress(Exception):
+                    fn(reply)
         if failure is not None:
             self.fail(failure)
+        elif batch is not None:
+            self._pump(batch)
         elif acked:
             self._pump()
 
-    def _on_ok(self, reply: Reply) -> bool:
-        self._after_wait = False
-        if self._swallow_ok:
-            self._swallow_ok -= 1  # the "ok" that closes a resend request acknowledges nothing
-            return True
-        if reply.buffer_free is not None:
-            self._slots = max(self._slots or 1, reply.buffer_free)
-        if not self._inflight:
-            return False
-        cmd = self._inflight.popleft()
-        self._inflight_bytes -= len(cmd.data)
-        cmd.response.append(reply.text)
+    def _handle_slow(self, text: str, reports: list[Reply]) -> tuple[MachineError | None, bool]:
+        """Any reply but a plain ``ok``: (a failure, whether a line was completed or requeued)."""
+        w = self.window
+        reply = parse_reply(text)
+        if reply.temperatures or reply.position:
+            reports.append(reply)  # only reports interest the listeners
+        kind = reply.kind
+        if kind is ReplyKind.OK:
+            cmd = w.on_ok(reply.buffer_free)
+            if cmd is not None:
+                cmd.response.append(text)
+                self._done(cmd)
+            return None, True
+        if kind is ReplyKind.RESEND:
+            done, failure = w.on_resend(reply.line or 0)
+            for cmd in done:
+                self._done(cmd)
+            return failure, True
+        if kind is ReplyKind.ERROR:
+            if not is_recoverable_error(text):
+                last = self._last_sent_text()
+                return FirmwareHaltError(f"firmware halted: {text!r} (last line sent {last!r})"), False
+            return None, False
+        if kind is ReplyKind.WAIT:
+            return None, w.on_wait()
+        if kind is ReplyKind.START:
+            self.started.set()
+            if w.history or w.inflight:
+                return FirmwareHaltError("the firmware restarted (it said 'start'); reconnect"), False
+            return None, False
+        if kind is not ReplyKind.BUSY and w.inflight:  # busy only restarts the acknowledgement timer
+            head = w.inflight[0]
+            # An auto-report (M155) is nobody's answer; M105/M109/M190 do own theirs.
+            if not reply.temperatures or head.text[:4].upper() in _TEMP_OWNERS:
+                head.response.append(text)
+        return None, False
+
+    def _done(self, cmd: Command) -> None:
         cmd.done = True
         s = cmd.stream
         if s is not None:
@@ -535,59 +554,3 @@ class Sender:
                     s.on_progress(s)
             if s is self._stream and s.exhausted and s.acked == s.sent:
                 self._finish_stream(None)
-        return True
-
-    def _on_resend(self, n: int) -> MachineError | None:
-        self._swallow_ok += 1  # every resend request is followed by an "ok" that acknowledges nothing
-        if n == self._cycle_n and self._stale > 0:
-            # Lines sent after the bad one are rejected too, each asking for n again: the
-            # request is already being served (OctoPrint's resend delta does the same).
-            self._stale -= 1
-            return None
-        if self._after_wait:
-            # After "wait" the firmware's queue was empty, so no ok is pending for lines it took:
-            # those below n were executed (OctoPrint's virtual printer does this) — complete them.
-            while self._inflight and self._inflight[0].n is not None and self._inflight[0].n < n:
-                done = self._inflight.popleft()
-                self._inflight_bytes -= len(done.data)
-                done.done = True
-        if n == self._next_n and not any(c.n is not None and c.n >= n for c in self._inflight):
-            return None  # the firmware wants the line we have not sent yet: nothing to redo
-        if n not in self._history or n > self._next_n:
-            known = f"{min(self._history)}..{max(self._history)}" if self._history else "none"
-            return ProtocolError(f"firmware asked to resend line {n}, but the resend history holds lines {known}")
-        self._cycle_n = n
-        self._stale = sum(1 for c in self._inflight if c.n is not None and c.n > n)
-        self._requeue(n)
-        return None
-
-    def _requeue(self, n: int | None) -> None:
-        """Put lines numbered ≥ n back to be sent again, in order.
-
-        Lines the firmware acknowledged but now asks for again come from the history: Marlin
-        rejects a duplicate by its number, so resending too much costs time, never a double move.
-        """
-        if n is None:
-            return
-        keep: deque[Command] = deque()
-        again: list[Command] = []
-        for cmd in self._inflight:
-            if cmd.n is not None and cmd.n >= n:
-                again.append(cmd)
-                self._inflight_bytes -= len(cmd.data)
-            else:
-                keep.append(cmd)
-        self._inflight = keep
-        pending = again + [c for c in self._resend if c not in again]
-        first = min((c.n for c in pending if c.n is not None), default=self._next_n)
-        if n < first:
-            pending += [_ghost(self._history[k]) for k in range(n, first) if k in self._history]
-        pending.sort(key=lambda c: c.n if c.n is not None else 0)
-        self._resend = deque(pending)
-
-
-def _ghost(cmd: Command) -> Command:
-    copy = Command(cmd.text)
-    copy.n, copy.data = cmd.n, cmd.data
-    return copy
-
