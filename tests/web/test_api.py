@@ -339,3 +339,11 @@ def test_the_terminal_is_free_again_after_a_script(client: TestClient) -> None:
     while client.get("/api/machine").json()["owner"] is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert client.post("/api/machine/send", json={"line": "M105"}).status_code == 200
+
+
+def test_save_with_a_non_ascii_file_name(client: TestClient) -> None:
+    client.post("/api/document/open?filename=a.gcode", content=b"G28\n")
+    r = client.post("/api/document/save", json={"filename": "Würfel ሳ.gcode"})
+    assert r.status_code == 200
+    assert "filename*=UTF-8''W%C3%BCrfel%20%E1%8A%B3.gcode" in r.headers["content-disposition"]
+    assert r.content == b"G28\n"

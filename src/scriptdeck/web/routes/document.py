@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -18,6 +19,7 @@ from scriptdeck.web.routes import backend, fast_json
 router = APIRouter(tags=["document"])
 Backend = Annotated[WebBackend, Depends(backend)]
 _SAFE_NAME = re.compile(r"[^\w.\- ]+")
+_ASCII_NAME = re.compile(r"[^A-Za-z0-9._\- ]+")
 
 
 def session(b: WebBackend) -> DocumentSession:
@@ -61,8 +63,10 @@ async def open_document(
 def save_document(body: SaveIn, b: Backend) -> Response:
     """The open document written by a format (G-code by default), returned as a download."""
     data, filename, media = session(b).save(body.format, body.filename, body.settings)
-    safe = _SAFE_NAME.sub("_", filename) or "document.gcode"
-    return Response(data, media_type=media, headers={"content-disposition": f'attachment; filename="{safe}"'})
+    # An ASCII fallback plus the exact name in RFC 5987 form: headers are latin-1 only.
+    fallback = _ASCII_NAME.sub("_", filename).strip() or "document.gcode"
+    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return Response(data, media_type=media, headers={"content-disposition": disposition})
 
 
 @router.get("/document/preview", response_model=PreviewOut)

@@ -18,15 +18,15 @@ export function scriptsPage(root, app) {
   }
 
   async function select(id, keepRun = false) {
-    const previous = keepRun ? { runId, run } : null;
     selected = app.services.find((s) => s.id === id);
     renderTiles();
     if (!selected) { clear(panel, h("div", { class: "empty", text: "Choose a script on the left." })); return; }
     const view = await get(`/api/services/${selected.id}/settings`);
     form = buildForm(view.schema, view.values);
-    const active = app.activeRunOf(selected.id);
-    if (previous) ({ runId, run } = previous);
-    else { runId = active ? active.id : null; run = active; }
+    if (!keepRun) {  // keepRun: leave runId/run alone, events may have moved them on meanwhile
+      const active = app.activeRunOf(selected.id);
+      runId = active ? active.id : null; run = active;
+    }
     const save = h("button", { class: "btn", id: "script-save", text: "Save settings", onclick: saveSettings });
     const runBtn = h("button", { class: "btn primary", id: "script-run", text: "▶ Run" , onclick: start });
     const cancel = h("button", { class: "btn danger", id: "script-cancel", text: "Cancel", onclick: stop });
