@@ -187,7 +187,9 @@ def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 def scriptdeck_command(root: Path, data: Path) -> tuple[list[str], str]:
     """`scriptdeck list --json` when the CLI works here, else the Registry API in a subprocess."""
     cli = [str(SCRIPTDECK), "--data-dir", str(data), "--no-examples", "--plugin-path", str(root), "list", "--json"]
-    probe = subprocess.run(cli, capture_output=True, text=True, check=False)
+    # The probe uses a data dir of its own, so the first timed run really starts with no cache.
+    probe_cli = [*cli[:2], str(data.parent / "probe-data"), *cli[3:]]
+    probe = subprocess.run(probe_cli, capture_output=True, text=True, check=False)
     try:
         json.loads(probe.stdout)
         return cli, "scriptdeck list --json"
