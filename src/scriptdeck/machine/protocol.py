@@ -145,16 +145,33 @@ _PLAIN_OK = Reply(ReplyKind.OK, "ok")
 fast_ok = re.compile(rb"ok(?: N-?\d+)?(?: P(\d+))?(?: B(\d+))?\s*").fullmatch
 
 
+# Replies seen lately, by text: temperature reports and keep-alives repeat word for word
+# (a heater at its target, M105 polled during a print), and a Reply is immutable.
+_SEEN: dict[str, Reply] = {}
+_SEEN_MAX = 256
+
+
 def parse_reply(text: str) -> Reply:
     """Classify one line received from the firmware (without its newline)."""
     s = text.strip()
     if s == "ok":
         return _PLAIN_OK  # the common case, once per line streamed: no parsing, no allocation
+    reply = _SEEN.get(s)
+    if reply is None:
+        reply = _parse_reply(s)
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[s] = reply
+    return reply
+
+
+def _parse_reply(s: str) -> Reply:
     low = s.lower()
     if low.startswith("ok"):
         rest = s[2:]
         n = p = b = None
-        if rest.strip():
+        temps = parse_temperatures(rest) if "T" in rest else {}
+        if not temps and rest.strip():  # "ok T:… B:…" carries temperatures, not ADVANCED_OK's B
             for key, value in _ADV_OK_RE.findall(rest):
                 if key == "N":
                     n = int(value)
@@ -162,9 +179,6 @@ def parse_reply(text: str) -> Reply:
                     p = int(value)
                 else:
                     b = int(value)
-        temps = parse_temperatures(rest) if "T" in rest else {}
-        if temps:
-            n = p = b = None
         return Reply(ReplyKind.OK, s, line=n, planner_free=p, buffer_free=b, temperatures=temps,
                      position=parse_position(rest) if "X:" in rest else None)
     if low.startswith(("resend", "rs:", "rs ")):

@@ -280,8 +280,12 @@ class Sender:
         return bool(w.inflight or w.resend or self._urgent or self._normal or self._stream)
 
     def _check_size(self, text: str) -> None:
-        size = len(frame(self.window.next_n + 10_000, text))
-        if self.config.rx_size and size > self.config.rx_size:
+        rx_size = self.config.rx_size
+        n = self.window.next_n + 10_000  # room for the number to grow before the line is sent
+        if not rx_size or len(text) + len(str(n)) + 7 <= rx_size:  # "N<n> <text>*<3 digits>\n"
+            return
+        size = len(frame(n, text))
+        if size > rx_size:
             raise ProtocolError(
                 f"line {text!r} is {size} bytes framed, more than the firmware's receive buffer "
                 f"of {self.config.rx_size} bytes can take"
@@ -321,6 +325,8 @@ class Sender:
             self._last_rx = time.monotonic()  # the acknowledgement clock starts now
         rx_size = w.rx_size
         while self._failure is None:
+            if w.inflight and len(w.inflight) >= w.cap:
+                break  # full whatever comes next: pull nothing from the stream
             fresh = True
             if w.resend:
                 q, fresh = w.resend, False

@@ -54,7 +54,8 @@ class FdTransport:
     """A file descriptor (pty, serial device) read with ``select`` and a wake-up pipe.
 
     Reading the descriptor directly, not through pyserial's ``read``, costs one
-    ``select`` and one ``read`` per burst instead of several calls per byte.
+    ``poll`` and one large ``read`` per burst instead of several calls per byte; the poll
+    object is registered once, not rebuilt per call as ``select`` would.
     """
 
     def __init__(self, fd: int, description: str, keep: Any = None) -> None:
@@ -62,6 +63,9 @@ class FdTransport:
         self._fd = fd
         self._keep = keep  # the pyserial object that owns fd, closed with us
         self._wake_r, self._wake_w = os.pipe()
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+        self._poll.register(self._wake_r, select.POLLIN)
         self._closed = False
         self._write_lock = threading.Lock()
 
@@ -69,11 +73,11 @@ class FdTransport:
         if self._closed:
             raise NotConnectedError(f"{self.description}: machine disconnected")
         try:
-            ready, _, _ = select.select([self._fd, self._wake_r], [], [], timeout)
-            if self._wake_r in ready or self._closed:
-                raise NotConnectedError(f"{self.description}: machine disconnected")
-            if not ready:
+            events = self._poll.poll(None if timeout is None else timeout * 1000.0)
+            if not events:
                 return b""
+            if self._closed or any(fd == self._wake_r for fd, _ in events):
+                raise NotConnectedError(f"{self.description}: machine disconnected")
             data = os.read(self._fd, 65536)
         except (OSError, ValueError) as exc:
             raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
@@ -82,14 +86,17 @@ class FdTransport:
         return data
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
         with self._write_lock:
+            if self._closed:
+                raise NotConnectedError(f"{self.description}: machine disconnected")
             try:
-                while view:
-                    if self._closed:
-                        raise NotConnectedError(f"{self.description}: machine disconnected")
-                    n = os.write(self._fd, view)
-                    view = view[n:]
+                n = os.write(self._fd, data)
+                if n < len(data):  # a full kernel buffer: the rest, as room comes
+                    view = memoryview(data)[n:]
+                    while view:
+                        if self._closed:
+                            raise NotConnectedError(f"{self.description}: machine disconnected")
+                        view = view[os.write(self._fd, view) :]
             except OSError as exc:
                 raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
 

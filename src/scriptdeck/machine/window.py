@@ -29,6 +29,7 @@ class Window:
 
     __slots__ = (
         "after_wait",
+        "cap",
         "cycle_n",
         "held",
         "history",
@@ -52,6 +53,7 @@ class Window:
         self.inflight: deque[Command] = deque()
         self.held = 0  # framed bytes of the in-flight lines
         self.slots: int | None = None  # largest ADVANCED_OK B seen
+        self.cap = self.max_lines  # most lines in flight: max_lines, or slots once known
         self.planner_size = 0  # largest ADVANCED_OK P seen
         self.resend: deque[Command] = deque()  # lines to send again, in order, before anything else
         self.history: dict[int, Command] = {}  # number → line, the last `history_size` numbered lines
@@ -68,8 +70,7 @@ class Window:
         inflight = self.inflight
         if not inflight:
             return True  # one line alone always fits: longer lines are refused before queueing
-        k = len(inflight)
-        if k >= self.max_lines or (self.slots is not None and k >= self.slots):
+        if len(inflight) >= self.cap:
             return False
         return not self.rx_size or self.held + size <= self.rx_size
 
@@ -117,6 +118,7 @@ class Window:
             return None
         if free is not None and (self.slots is None or free > self.slots):
             self.slots = max(1, free)
+            self.cap = min(self.max_lines, self.slots)
         if not self.inflight:
             return None
         cmd = self.inflight.popleft()
