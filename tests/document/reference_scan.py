@@ -1,4 +1,6 @@
-"""Vectorised scan of a whole G-code buffer into per-line arrays: command and X/Y/Z/E/F values.
+"""The scanner as it was before the SWAR rewrite: a reference for equivalence tests.
+
+Vectorised scan of a whole G-code buffer into per-line arrays: command and X/Y/Z/E/F values.
 
 Parsing a million lines one by one in Python costs seconds; this pass does the same with numpy over
 1 MiB chunks (so temporaries stay small), in about 0.1 µs per byte. It is deliberately narrow: only
