@@ -19,8 +19,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from scriptdeck.errors import (
     AckTimeoutError,
@@ -30,6 +29,7 @@ from scriptdeck.errors import (
     ProtocolError,
     RunCancelledError,
 )
+from scriptdeck.machine.commands import Command, SenderConfig, Stream
 from scriptdeck.machine.protocol import (
     Reply,
     ReplyKind,
@@ -49,69 +49,6 @@ __all__ = ["Command", "Sender", "SenderConfig", "Stream"]
 EMERGENCY = ("M112", "M410", "M108")
 # Commands whose temperature report is their answer; any other report is an auto-report (M155).
 _TEMP_OWNERS = ("M105", "M109", "M190")
-
-
-@dataclass(slots=True)
-class SenderConfig:
-    flow: str = "buffered"  # "pingpong" | "buffered"
-    rx_size: int = 128  # the firmware's receive buffer in bytes (Marlin's default RX_BUFFER_SIZE)
-    ack_timeout: float = 10.0  # seconds without any reply while a line is unacknowledged
-    history: int = 512  # lines kept for resends (also caps the lines in flight)
-    max_queue: int = 10_000  # a writer blocks when this many lines wait to be sent
-
-    def __post_init__(self) -> None:
-        if self.flow not in ("pingpong", "buffered"):
-            raise ProtocolError(f"flow control has value {self.flow!r}; expected 'pingpong' or 'buffered'")
-        if self.rx_size < 0 or self.ack_timeout <= 0 or self.history < 1:
-            raise ProtocolError("rx_size must be ≥ 0, ack_timeout > 0 and history ≥ 1")
-
-
-class Command:
-    """One line on its way to the firmware; ``response`` holds the reply lines once acknowledged."""
-
-    __slots__ = ("data", "done", "error", "n", "response", "stream", "text")
-
-    def __init__(self, text: str, stream: Stream | None = None) -> None:
-        self.text = text
-        self.n: int | None = None
-        self.data = b""
-        self.done = False
-        self.error: BaseException | None = None
-        self.response: list[str] = []
-        self.stream = stream
-
-    def ghost(self) -> Command:
-        """A copy to send again (an already acknowledged line the firmware asks for once more)."""
-        copy = Command(self.text)
-        copy.n, copy.data = self.n, self.data
-        return copy
-
-    def __repr__(self) -> str:
-        return f"Command({self.text!r}, n={self.n}, done={self.done})"
-
-
-class Stream:
-    """Lines pulled lazily by the sender (a print job, a long script): progress without a
-    thread hand-off per line. ``acked``/``sent`` count lines; ``wait()`` returns at the end."""
-
-    def __init__(self, lines: Iterable[str], total: int | None = None) -> None:
-        self._lines: Iterator[str] = iter(lines)
-        self.total = total
-        self.sent = 0
-        self.acked = 0
-        self.exhausted = False
-        self.cancelled = False
-        self.error: BaseException | None = None
-        self.finished = threading.Event()
-        self.on_progress: Callable[[Stream], None] | None = None
-
-    def next_line(self) -> str | None:
-        for raw in self._lines:
-            line = clean_line(raw)
-            if line:
-                return line
-        self.exhausted = True
-        return None
 
 
 class Sender:
@@ -324,6 +261,7 @@ class Sender:
         if not w.inflight:
             self._last_rx = time.monotonic()  # the acknowledgement clock starts now
         rx_size = w.rx_size
+        hold = w.defer()  # decided once: when the window is topped up, it is filled
         while self._failure is None:
             if w.inflight and len(w.inflight) >= w.cap:
                 break  # full whatever comes next: pull nothing from the stream
@@ -332,7 +270,7 @@ class Sender:
                 q, fresh = w.resend, False
             elif self._urgent:
                 q = self._urgent
-            elif self.paused:
+            elif self.paused or hold:
                 break
             elif self._normal:
                 q = self._normal
@@ -357,7 +295,7 @@ class Sender:
                         f"line {cmd.text!r} is {len(cmd.data)} bytes framed, more than the firmware's "
                         f"receive buffer of {rx_size} bytes can take"
                     ))
-                    self._normal.clear()
+                    q.popleft()
                     break
             if not w.room(len(cmd.data)):
                 break
@@ -476,8 +414,8 @@ class Sender:
             for raw in lines:
                 m = fast_ok(raw)
                 if m is not None:
-                    free = m.group(2)
-                    cmd = w.on_ok(None if free is None else int(free))
+                    planner, free = m.groups()
+                    cmd = w.on_ok(None if free is None else int(free), None if planner is None else int(planner))
                     if cmd is not None:
                         cmd.response.append("ok" if len(raw) < 4 else raw.decode("ascii").strip())
                         self._done(cmd)
@@ -521,7 +459,7 @@ class Sender:
             reports.append(reply)  # only reports interest the listeners
         kind = reply.kind
         if kind is ReplyKind.OK:
-            cmd = w.on_ok(reply.buffer_free)
+            cmd = w.on_ok(reply.buffer_free, reply.planner_free)
             if cmd is not None:
                 cmd.response.append(text)
                 self._done(cmd)

@@ -17,6 +17,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import serial
 
+try:
+    import termios
+except ImportError:  # Windows: serial ports there have no file descriptor, FdTransport is not used
+    termios = None  # type: ignore[assignment]
+
 from scriptdeck.errors import NotConnectedError, ProtocolError
 
 __all__ = [
@@ -56,7 +61,14 @@ class FdTransport:
     Reading the descriptor directly, not through pyserial's ``read``, costs one
     ``poll`` and one large ``read`` per burst instead of several calls per byte; the poll
     object is registered once, not rebuilt per call as ``select`` would.
+
+    A terminal (pty, serial device) in the middle of an exchange costs a single ``read`` per
+    burst: its VTIME is set to 0.1 s, so a blocking ``read`` returns as soon as bytes come or
+    after 0.1 s of silence, and then the next ``read`` goes back to ``poll`` — which ``close()``
+    wakes at once, and which waits without waking up while the line is idle.
     """
+
+    ACTIVE_VTIME = 1  # deciseconds of silence that end a blocking read during an exchange
 
     def __init__(self, fd: int, description: str, keep: Any = None) -> None:
         self.description = description
@@ -68,10 +80,29 @@ class FdTransport:
         self._poll.register(self._wake_r, select.POLLIN)
         self._closed = False
         self._write_lock = threading.Lock()
+        self._tty = False
+        self._active = False  # the last read brought bytes: block in read() itself
+        if termios is not None and os.isatty(fd):
+            with contextlib.suppress(termios.error, OSError):
+                attrs = termios.tcgetattr(fd)
+                attrs[6][termios.VMIN] = 0
+                attrs[6][termios.VTIME] = self.ACTIVE_VTIME
+                termios.tcsetattr(fd, termios.TCSANOW, attrs)
+                self._tty = True
 
     def read(self, timeout: float | None) -> bytes:
         if self._closed:
             raise NotConnectedError(f"{self.description}: machine disconnected")
+        if self._active:
+            try:
+                data = os.read(self._fd, 65536)
+            except (OSError, ValueError) as exc:
+                raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
+            if data:
+                return data
+            # 0.1 s of silence, or a hung-up line (its read returns nothing at once): poll tells.
+            self._active = False
+            timeout = 0.0
         try:
             events = self._poll.poll(None if timeout is None else timeout * 1000.0)
             if not events:
@@ -83,6 +114,7 @@ class FdTransport:
             raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
         if not data:
             raise NotConnectedError(f"{self.description}: machine disconnected (end of file)")
+        self._active = self._tty
         return data
 
     def write(self, data: bytes) -> None:

@@ -13,15 +13,16 @@ lines than the largest free-slot count (``B``) it reported.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
 from scriptdeck.errors import MachineError, ProtocolError
+from scriptdeck.machine.commands import Command, SenderConfig
 from scriptdeck.machine.protocol import frame
 
-if TYPE_CHECKING:
-    from scriptdeck.machine.sender import Command, SenderConfig
+__all__ = ["BACKLOG", "Window"]
 
-__all__ = ["Window"]
+# Planned moves (ADVANCED_OK P) that keep the firmware busy for a while: with this many queued,
+# the sender tops the window up every other ok, in one write, instead of after each ok.
+BACKLOG = 4
 
 
 class Window:
@@ -29,6 +30,7 @@ class Window:
 
     __slots__ = (
         "after_wait",
+        "backlog",
         "cap",
         "cycle_n",
         "held",
@@ -54,7 +56,8 @@ class Window:
         self.held = 0  # framed bytes of the in-flight lines
         self.slots: int | None = None  # largest ADVANCED_OK B seen
         self.cap = self.max_lines  # most lines in flight: max_lines, or slots once known
-        self.planner_size = 0  # largest ADVANCED_OK P seen
+        self.planner_size = 0  # largest ADVANCED_OK P seen: the planner's size, about
+        self.backlog = False  # the last ok said the planner holds BACKLOG moves or more
         self.resend: deque[Command] = deque()  # lines to send again, in order, before anything else
         self.history: dict[int, Command] = {}  # number → line, the last `history_size` numbered lines
         self.oldest = 1  # the smallest number that may be in `history`
@@ -65,6 +68,11 @@ class Window:
         self.stale = 0  # how many more requests for cycle_n may still come from lines sent earlier
 
     # sending ---------------------------------------------------------------------------------
+    def defer(self) -> bool:
+        """Hold new lines back for now? Only while the planner has a backlog and a second ok
+        is due: the lines in flight and the planned moves keep the firmware busy meanwhile."""
+        return self.backlog and len(self.inflight) > 1
+
     def room(self, size: int) -> bool:
         """May a line of ``size`` framed bytes be sent now?"""
         inflight = self.inflight
@@ -110,9 +118,14 @@ class Window:
         self.held += len(cmd.data)
 
     # receiving -------------------------------------------------------------------------------
-    def on_ok(self, free: int | None) -> Command | None:
-        """An ``ok`` (``free``: its ADVANCED_OK ``B``): the line it acknowledges, if any."""
+    def on_ok(self, free: int | None, planner_free: int | None = None) -> Command | None:
+        """An ``ok`` (``free``, ``planner_free``: its ADVANCED_OK ``B`` and ``P``): the line it
+        acknowledges, if any."""
         self.after_wait = False
+        if planner_free is not None:
+            if planner_free > self.planner_size:
+                self.planner_size = planner_free
+            self.backlog = self.planner_size - planner_free >= BACKLOG
         if self.swallow_ok:
             self.swallow_ok -= 1  # the "ok" that closes a resend request acknowledges nothing
             return None
