@@ -43,8 +43,8 @@ for _i, _ch in enumerate(_WANTED, 1):
 _IS_LETTER = np.zeros(256, bool)
 _IS_LETTER[65:91] = _IS_LETTER[97:123] = True
 _CMD_CODES = 3  # codes 1..3 are the command letters G, M, T
+_MODAL = frozenset({"G20", "G21", "G90", "G91", "M82", "M83"})
 _LETTER_BYTES = np.frombuffer(b"\0" + _WANTED.encode(), np.uint8)  # code → letter byte
-_G, _M = 1, 2
 
 _U64 = np.uint64
 _ONES = 0x0101010101010101
@@ -53,6 +53,9 @@ _HIGH_NIBBLES = _U64(0xF0 * _ONES)
 # _LOW[k]: the low k bytes of a lane; _HIGH[k]: the high k bytes (k = 0..8).
 _LOW = np.array([(1 << (8 * k)) - 1 for k in range(9)], np.uint64)
 _HIGH = np.array([((1 << 64) - 1) ^ ((1 << (8 * (8 - k))) - 1) for k in range(9)], np.uint64)
+_FILL_ABOVE = _ZEROS_CHAR & ~_LOW  # "0" in all bytes but the low k
+_FILL_BELOW = _ZEROS_CHAR & _LOW[::-1].copy()  # "0" in all bytes but the high k
+_SHIFT = np.array([8 * (8 - k) for k in range(9)], np.uint64)  # moves the low k bytes to the top
 _POW10_INT = np.array([10**k for k in range(9)], np.uint64)
 _POW10 = 10.0 ** np.arange(9)
 _EXACT = _U64(1 << 53)  # integers below this are exact doubles
@@ -159,7 +162,7 @@ def _scan_chunk(
     keep = ~_in_comment(a, nl, at, local)
     if not keep.all():
         starts, ends, codes, at, local = starts[keep], ends[keep], codes[keep], at[keep], local[keep]
-    value = _values(a, starts, ends, ends_at, starts_at)
+    value = _values(a, pad, starts, ends, ends_at, starts_at)
     line = local + line0
 
     is_cmd = codes <= _CMD_CODES
@@ -169,15 +172,11 @@ def _scan_chunk(
         first[1:] = cmd_line[1:] != cmd_line[:-1]
         letter[cmd_line[first]] = _LETTER_BYTES[cmd_codes[first]]
         number[cmd_line[first]] = cmd_values[first]
-        modal_mask = ((cmd_codes == _G) & np.isin(cmd_values, (20.0, 21.0, 90.0, 91.0))) | (
-            (cmd_codes == _M) & np.isin(cmd_values, (82.0, 83.0))
-        )
-        if modal_mask.any():
-            for ln, code, v in zip(
-                cmd_line[modal_mask].tolist(), cmd_codes[modal_mask].tolist(), cmd_values[modal_mask].tolist(),
-                strict=True,
-            ):
-                modal.append((ln, f"{_WANTED[code - 1]}{int(v)}"))
+        # G20/G21/G90/G91/M82/M83 anywhere in a line: two comparisons find the few candidates.
+        for i in np.flatnonzero((cmd_values >= 20.0) & (cmd_values <= 91.0)).tolist():
+            name = f"{_WANTED[cmd_codes[i] - 1]}{cmd_values[i]:g}"
+            if name in _MODAL:
+                modal.append((int(cmd_line[i]), name))
     # One scatter into the (axis, line) table for all five axes. Several words of one letter on a line:
     # numpy assigns in order, so the last one wins (as in Line).
     axis = ~is_cmd
@@ -229,41 +228,40 @@ def _digits(lane: np.ndarray) -> np.ndarray:
 
 
 def _values(
-    a: np.ndarray, starts: np.ndarray, ends: np.ndarray, ends_at: np.ndarray, starts_at: np.ndarray
+    a: np.ndarray, pad: np.ndarray, starts: np.ndarray, ends: np.ndarray, ends_at: np.ndarray, starts_at: np.ndarray
 ) -> np.ndarray:
     """The value of each run a[starts:ends] of number characters, exactly as ``float()``; NaN if malformed.
 
-    Well-formed is: an optional sign in front, digits with at most one dot, at least one digit.
+    Well-formed is: an optional sign in front, digits with at most one dot, at least one digit. The
+    fast path takes words with at most 8 digits each side of the dot; the others (and malformed ones,
+    which are rare) go through ``float()``.
     """
     first = a[starts]
     negative = first == 45
     body = starts + (negative | (first == 43))
     length = ends - body  # characters after the sign
     k = np.minimum(length, 8)
-    lane = starts_at[body]
-    # Bytes past the run become "0", then any byte whose high nibble is not 3 is no digit. Inside a run
-    # the only such bytes are "." "+" "-": the first of them must be the dot, ending the integer part.
-    lane = (lane & _LOW[k]) | (_ZEROS_CHAR & ~_LOW[k])
+    # The first 8 characters, bytes past the run made "0". Then any byte whose high nibble is not 3 is
+    # no digit; inside a run the only such bytes are "." "+" "-", and the first must be the dot.
+    lane = (starts_at[body] & _LOW[k]) | _FILL_ABOVE[k]
     other = (lane & _HIGH_NIBBLES) ^ _ZEROS_CHAR
-    lowest = other & (~other + _U64(1))
-    column = (np.bitwise_count(lowest - _U64(1)) >> 3).astype(np.int64)  # 8: all eight bytes are digits
-    found = column < k
-    byte = (lane >> (column.astype(np.uint64) * _U64(8) & _U64(63))) & _U64(0xFF)
-    dotted = ~found | (byte == 0x2E)  # else a sign inside the run: malformed
-    whole = np.where(found, column, length)  # digits before the dot (or in all, without one)
-    fraction = np.where(found, length - column - 1, 0)
-    slow = dotted & ((whole > 8) | (fraction > 8))
-    w8, f8 = np.minimum(whole, 8), np.clip(fraction, 0, 8)
-    # Integer part: the low `whole` bytes of the lane, moved to the top with "0"s shifted in below.
-    int_lane = (lane << ((8 - w8).astype(np.uint64) * _U64(8))) | (_ZEROS_CHAR & _LOW[8 - w8])
-    frac_lane = (ends_at[ends] & _HIGH[f8]) | (_ZEROS_CHAR & _LOW[8 - f8])
-    valid = dotted & ~slow & ((frac_lane & _HIGH_NIBBLES) == _ZEROS_CHAR) & (whole + fraction > 0)
+    lowest = other & (_U64(0) - other)  # lowest set bit (two's complement); 0 when all are digits
+    column = (np.bitwise_count(lowest - _U64(1)) >> _U64(3)).astype(np.int32)  # 8 when all are digits
+    whole = np.minimum(column, length)  # digits before the dot (all of them without one)
+    has_dot = whole < length
+    fraction = length - whole - has_dot
+    # Not a dot there (a sign inside, or a 9th integer digit), or a long fraction: float() decides.
+    slow = (has_dot & (pad[body + whole + 8] != 46)) | (fraction > 8)
+    f8 = np.minimum(fraction, 8)
+    int_lane = (lane << _SHIFT[whole]) | _FILL_BELOW[whole]  # integer digits moved to the top
+    frac_lane = (ends_at[ends] & _HIGH[f8]) | _FILL_BELOW[f8]  # the 8 bytes ending the run, masked
+    slow |= (frac_lane & _HIGH_NIBBLES) != _ZEROS_CHAR  # a second dot or a sign in the fraction
     mantissa = _digits(int_lane) * _POW10_INT[f8] + _digits(frac_lane)
-    big = valid & (mantissa >= _EXACT)  # 16 significant digits: not exact as a double, let float() round
+    slow |= mantissa >= _EXACT  # 16 significant digits: not exact as a double, let float() round
     value = mantissa.astype(np.float64) / _POW10[f8]
     np.negative(value, out=value, where=negative)
-    value[~valid] = np.nan
-    for i in np.flatnonzero(slow | big).tolist():
+    value[whole + fraction == 0] = np.nan  # no digit at all: "-", "."
+    for i in np.flatnonzero(slow).tolist():
         value[i] = _slow_value(a[starts[i] : ends[i]].tobytes())
     return value
 

@@ -198,7 +198,7 @@ def _add_relative(value: np.ndarray, relative: np.ndarray) -> np.ndarray:
     setter = adds[firsts] - 1  # the event that set the value before each run of additions (-1: none)
     base_value = np.where(setter >= 0, value[np.maximum(setter, 0)], 0.0)
     base_total = np.where(firsts > 0, total[np.maximum(firsts - 1, 0)], 0.0)
-    out = value.copy()
+    out = value + 0.0  # as (total - total) + value: a set -0.0 reads +0.0, which arcs' atan2 can tell apart
     out[adds] = (total - base_total[run]) + base_value[run]
     return out
 
