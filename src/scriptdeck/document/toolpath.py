@@ -409,15 +409,22 @@ def _bounds(
 def _layers(data: bytes, sc: Scan, z: np.ndarray, printing: np.ndarray, z_moves: np.ndarray, n: int) -> list[Layer]:
     """Layers from slicer comments when the file has them, else from Z changes of extruding moves."""
     best: list[int] = []
+    buffer = np.frombuffer(data, np.uint8)
+    line_starts = np.concatenate(([0], sc.newlines + 1))
+    line_starts = line_starts[line_starts < len(data)]
+    # Markers sit at the start of a line: compare the literal's bytes there for all lines at once (one
+    # gather per byte), then let the regex confirm the few hits, instead of searching 30 MB per literal.
+    comments = line_starts[buffer[line_starts] == ord(";")]
     for literal, rest in _LAYER_MARKERS.values():
+        hits = comments[comments + len(literal) <= len(data)]
+        for i in range(1, len(literal)):
+            hits = hits[buffer[hits + i] == literal[i]]
         found = []
-        at = data.find(literal)
-        while at >= 0:
+        for at in hits.tolist():
             eol = data.find(b"\n", at)
             eol = len(data) if eol < 0 else eol
-            if (at == 0 or data[at - 1] == 10) and rest.match(data, at + len(literal), eol):
+            if rest.match(data, at + len(literal), eol):
                 found.append(at)
-            at = data.find(literal, at + 1)
         if len(found) > len(best):
             best = found
     prints = np.flatnonzero(printing)
