@@ -88,6 +88,17 @@ def test_temperatures_and_position_are_tracked(machine_factory) -> None:
     assert m.position["X"] == 3.0 and m.position["Y"] == 4.0
 
 
+def test_position_is_known_after_connect_and_after_each_lease(machine_factory) -> None:
+    m = machine_factory("virtual://")
+    assert m.position == {"X": 0.0, "Y": 0.0, "Z": 0.0, "E": 0.0}
+    reported = threading.Event()
+    m.add_line_listener(lambda direction, text: reported.set() if direction == "in" and "X:7" in text else None)
+    with m.lease("script") as lease:  # the owner never asks for M114 itself
+        lease.request("G1 X7 Y2")
+    assert reported.wait(10), "no M114 report after the lease ended"
+    assert m.position["X"] == 7.0 and m.position["Y"] == 2.0
+
+
 def test_line_listeners_see_both_directions(machine_factory) -> None:
     m = machine_factory()
     seen: list[tuple[str, str]] = []
@@ -133,7 +144,7 @@ def test_cancel_sends_the_abort_sequence_and_releases(machine_factory) -> None:
     job.cancel()
     assert job.wait(10) and job.state == "cancelled"
     assert m.owner is None and m.state is MachineState.READY
-    log = cap.log
+    log = [line for line in cap.log if line != "M114"]  # the host asks the position after a job
     assert log[-2:] == ["M104 S0", "M140 S0"]
     assert "M410" in log[-3:]
     assert sum(1 for line in log if line.startswith("G1")) < 2000

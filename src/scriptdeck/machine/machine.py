@@ -161,6 +161,7 @@ class Machine:
             timeout = self.config.ack_timeout
             sender.request("M110 N0", timeout, urgent=True)
             self._learn_firmware(sender.request("M115", timeout, urgent=True))
+            sender.request("M114", timeout, urgent=True)  # the position is known from the start
             if self.capabilities.get("AUTOREPORT_TEMP") and self.temp_interval > 0:
                 sender.request(f"M155 S{max(1, round(self.temp_interval))}", timeout, urgent=True)
             elif self.temp_interval > 0:
@@ -291,6 +292,10 @@ class Machine:
                 sender.set_paused(False)
             if self._state in (MachineState.BUSY, MachineState.PAUSED):
                 self._set_state(MachineState.READY)
+        if lease.moved and sender is not None and sender.failure is None:
+            # The owner moved the machine: ask where it is now (the reply updates `position`).
+            with contextlib.suppress(MachineError):
+                sender.send("M114", urgent=True)
 
     def check_owner(self, lease: Lease) -> Sender:
         with self._lock:
@@ -382,13 +387,20 @@ class Lease:
         self.machine = machine
         self.owner = owner
         self.cancelled = False
+        self.moved = False  # sent a G command (or a stream): the position must be asked at release
+
+    def _note(self, line: str) -> None:
+        if not self.moved and line.lstrip()[:1] in ("G", "g"):
+            self.moved = True
 
     @property
     def active(self) -> bool:
         return self.machine._lease is self and not self.cancelled
 
     def send(self, line: str) -> Command:
-        return self.machine.check_owner(self).send(line)
+        sender = self.machine.check_owner(self)
+        self._note(line)
+        return sender.send(line)
 
     def sendline(self, line: str) -> None:
         self.send(line)
@@ -396,6 +408,7 @@ class Lease:
     def request(self, line: str, timeout: float | None = None) -> list[str]:
         """Send ``line`` and return its reply lines (the last is the ``ok``)."""
         sender = self.machine.check_owner(self)
+        self._note(line)
         return sender.wait(sender.send(line), timeout)
 
     def get_response(self, line: str, timeout: float | None = None) -> str:
@@ -408,7 +421,9 @@ class Lease:
     def stream(self, lines: Iterable[str] | Stream, total: int | None = None) -> Stream:
         """Stream many lines without a thread hand-off per line; progress on the returned Stream."""
         stream = lines if isinstance(lines, Stream) else Stream(lines, total)
-        return self.machine.check_owner(self).stream(stream)
+        sender = self.machine.check_owner(self)
+        self.moved = True
+        return sender.stream(stream)
 
     def release(self) -> None:
         self.machine._release(self)
