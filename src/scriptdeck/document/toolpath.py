@@ -451,11 +451,10 @@ def _layers(data: bytes, sc: Scan, z: np.ndarray, printing: np.ndarray, z_moves:
         return []
     ends = np.append(starts[1:], n)
     # Height of a layer: Z of its first extruding move, else Z where it starts.
-    owner = np.searchsorted(starts, prints, side="right") - 1
+    # One search per layer for its first extruding move (not one per extruding move for its layer).
     heights = z[starts].copy()
-    valid = owner >= 0
-    owner_v, prints_v = owner[valid], prints[valid]
-    first = np.ones(owner_v.size, bool)
-    first[1:] = owner_v[1:] != owner_v[:-1]
-    heights[owner_v[first]] = z[prints_v[first]]
+    if prints.size:
+        first = prints[np.minimum(np.searchsorted(prints, starts), prints.size - 1)]
+        has = (first >= starts) & (first < ends)
+        heights[has] = z[first[has]]
     return [Layer(i, round(float(h), 6), int(s), int(e)) for i, (h, s, e) in enumerate(zip(heights, starts, ends, strict=True))]
