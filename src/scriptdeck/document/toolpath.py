@@ -349,6 +349,7 @@ def analyse(
     inverse = np.zeros(m_len.size)
     chord = length[moving]  # arcs: their arc length; the chord direction is close enough for corners
     np.divide(1.0, chord, out=inverse, where=chord > 0)
+    del chord, unit, mode  # each ~8 MB: gone before the largest step (move_times) to lower the peak
     ux, uy, uz = (d[moving] * inverse for d in (dx, dy, dz))
     del dx, dy, dz, inverse
     seconds = float(timing.move_times(m_len, feed, m_accel, ux, uy, uz, junction_deviation).sum()) + dwell
