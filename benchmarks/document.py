@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
 import statistics
@@ -79,6 +80,11 @@ def generate(path: Path, lines: int, seed: int = 5) -> int:
                 "M82 ;absolute extrusion mode", "M104 S0", ";End of Gcode"]
         fh.write("\n".join(tail) + "\n")
     return written + len(tail)
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages: other processes on the machine stretch wall time, not CPU time."""
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def _rss_mb() -> float:
@@ -178,7 +184,7 @@ def main() -> None:
         print(f"\nscriptdeck GcodeDocument.from_file + stats(), {args.repeat} runs in fresh subprocesses:")
         each = ", ".join(f"{r['seconds']:.2f}" for r in runs)
         print(f"  wall  {each} s  -> median {wall:.2f} s"
-              f"   (CPU {ours['cpu_seconds']:.2f} s; numpy uses 2 threads for the scan)")
+              f"   (CPU {ours['cpu_seconds']:.2f} s, one thread; load average {_load()} on {os.cpu_count()} cores)")
         print(f"  peak RSS {rss:.0f} MB (whole process; {ours['baseline_mb']:.0f} MB of it is Python + numpy before loading)")
         print(f"  found {ours['lines']:,.0f} lines, {ours['layers']:.0f} layers, {ours['extrusion_mm']:.0f} mm filament,"
               f" estimated {ours['estimated_h']:.1f} h")
