@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from functools import reduce
+from operator import xor
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -8,6 +11,7 @@ from scriptdeck.machine.protocol import (
     Temperature,
     checksum,
     clean_line,
+    fast_ok,
     frame,
     is_recoverable_error,
     parse_position,
@@ -95,3 +99,26 @@ def test_multi_tool_temperatures() -> None:
 @given(st.binary(max_size=80))
 def test_parse_reply_never_raises(data: bytes) -> None:
     parse_reply(data.decode("ascii", "replace"))
+
+
+@given(st.binary(max_size=200))
+def test_checksum_fold_equals_bytewise_xor(data: bytes) -> None:
+    # The folded integer XOR (≤ 64 bytes) and the byte loop (longer lines) agree with the definition.
+    assert checksum(data) == reduce(xor, data, 0)
+
+
+def test_fast_ok_takes_plain_and_advanced_ok_only() -> None:
+    m = fast_ok(b"ok N12 P15 B3")
+    assert m is not None and m.groups() == (b"15", b"3")
+    m = fast_ok(b"ok\r")
+    assert m is not None and m.groups() == (None, None)
+    for other in (b"ok T:200.0 /200.0", b"ok X:1.00 Y:2.00", b"okay", b"Resend: 3", b"wait", b"\x00ok"):
+        assert fast_ok(other) is None, other
+
+
+def test_parse_reply_is_the_same_for_a_repeated_line() -> None:
+    text = "ok T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0"
+    first, again = parse_reply(text), parse_reply(text)
+    assert first == again and first.temperatures["T"] == Temperature(21.0, 0.0)
+    assert parse_reply("ok N7 P3 B1").buffer_free == 1
+    assert parse_reply("ok T:20.0 /0.0 B:21.0 /0.0").buffer_free is None  # B: is the bed, not ADVANCED_OK

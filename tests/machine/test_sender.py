@@ -206,3 +206,199 @@ def test_advanced_ok_caps_lines_in_flight_by_free_slots() -> None:
         assert stream.error is None
     finally:
         s.close()
+
+
+class BufferFirmware:
+    """A firmware that keeps every line it has not acknowledged and records the most bytes it
+    held at once (what its RX buffer would have to take); it acknowledges whatever it holds
+    in random bursts from its own thread, the way replies arrive in batches on a busy link.
+
+    ``reject`` numbers are refused once, like Marlin: Error, ``Resend: n``, ``ok``, and every
+    line after the bad one is dropped until n comes again. ``advanced`` replies
+    ``ok N<n> P<free> B2``, the planner full after the first lines (the sender then tops its
+    window up every other ok).
+    """
+
+    description = "buffer://"
+
+    def __init__(self, reject: set[int] = frozenset(), advanced: bool = False, seed: int = 1) -> None:  # type: ignore[assignment]
+        import random
+
+        self.rng = random.Random(seed)
+        self.reject = set(reject)
+        self.advanced = advanced
+        self.held: list[bytes] = []
+        self.most = 0
+        self.writes: list[bytes] = []
+        self.accepted: list[int] = []
+        self.expect = 1
+        self._out = bytearray()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        with self._cond:
+            self.writes.append(data)
+            self.held += [line + b"\n" for line in data.split(b"\n")[:-1]]
+            self.most = max(self.most, sum(len(line) for line in self.held))
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self.held and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                k = self.rng.randint(1, len(self.held))
+                burst, self.held = self.held[:k], self.held[k:]
+                for line in burst:
+                    self._out += self._answer(line.decode().strip())
+                self._cond.notify_all()
+
+    def _answer(self, line: str) -> bytes:
+        n = number(line)
+        if n != self.expect:
+            return b""  # after a bad line Marlin drops what follows until the line it asked for
+        if n in self.reject:
+            self.reject.discard(n)
+            return b"Error:checksum mismatch, Last Line: %d\nResend: %d\nok\n" % (n - 1, n)
+        self.accepted.append(n)
+        self.expect += 1
+        # The planner is empty for the first lines (the sender learns its size), then full.
+        return b"ok N%d P%d B2\n" % (n, 16 if n <= 3 else 0) if self.advanced else b"ok\n"
+
+    def read(self, timeout: float | None) -> bytes:
+        with self._cond:
+            if not self._out and not self._closed:
+                self._cond.wait(timeout)
+            if self._closed:
+                from scriptdeck.errors import NotConnectedError
+
+                raise NotConnectedError("buffer://: machine disconnected")
+            data = bytes(self._out)
+            self._out.clear()
+            return data
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+@pytest.mark.parametrize("advanced", [False, True])
+def test_window_never_holds_more_than_rx_size_bytes(advanced: bool) -> None:
+    fw = BufferFirmware(advanced=advanced)
+    s = Sender(fw, SenderConfig(flow="buffered", rx_size=96))
+    s.start()
+    try:
+        lines = [f"G1 X{i % 97}.{i % 7} Y{i % 13}" + " F3000" * (i % 3) for i in range(600)]
+        stream = s.stream(Stream(lines, len(lines)))
+        assert stream.finished.wait(15)
+        assert stream.error is None and stream.acked == 600
+        assert fw.most <= 96
+        assert fw.accepted == list(range(1, 601))
+        assert max(w.count(b"\n") for w in fw.writes) >= 2  # lines do go out several per write
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("advanced", [False, True])
+def test_batched_writes_resend_correctly(advanced: bool) -> None:
+    # Several lines per write, a window topped up in bursts, and rejected lines in the middle
+    # of a batch: every line is accepted exactly once, in order, and the buffer never overflows.
+    fw = BufferFirmware(reject={5, 6, 40, 41, 199}, advanced=advanced, seed=7)
+    s = Sender(fw, SenderConfig(flow="buffered", rx_size=128))
+    s.start()
+    try:
+        lines = [f"G1 X{i}.5 Y{i % 11}" for i in range(200)]
+        stream = s.stream(Stream(lines, len(lines)))
+        assert stream.finished.wait(15)
+        assert stream.error is None
+        assert fw.accepted == list(range(1, 201))
+        assert fw.most <= 128
+        assert s.window.backlog is advanced  # the every-other-ok top-up was in play
+    finally:
+        s.close()
+
+
+def test_emergency_line_that_waits_for_room_stays_unnumbered(scripted) -> None:
+    sender, fw = scripted(lambda line: None, rx_size=35)
+    sender.send("G1 X1.000 Y1.000 Z1.000")  # 31 bytes framed
+    sender.send("G1 X2.000 Y2.000 Z2.000")  # the window (35 bytes) holds the first line only
+    sender.send("M410")  # 5 bytes do not fit either: it goes first once there is room
+    assert len(fw.written) == 1
+    fw.respond = lambda line: "ok"
+    fw.push("ok\n")
+    sender.wait_idle(5)
+    assert fw.written[1] == "M410"
+    assert number(fw.written[2]) == 2
+
+
+def test_stream_line_longer_than_the_receive_buffer_ends_the_stream(scripted) -> None:
+    sender, fw = scripted(lambda line: "ok", rx_size=32)
+    stream = sender.stream(Stream(["G1 X1", "G1 X1.000000 Y2.000000 Z3.000000 E4.000000", "G1 X2"]))
+    assert stream.finished.wait(5)
+    assert isinstance(stream.error, ProtocolError)
+    assert [number(w) for w in fw.written] == [1]
+
+
+def test_pty_transport_reads_blocking_then_polls_and_wakes_on_close() -> None:
+    import os
+    import tty
+
+    from scriptdeck.errors import NotConnectedError
+    from scriptdeck.machine.transport import FdTransport
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    t = FdTransport(slave, "pty")
+    try:
+        os.write(master, b"ok\n")
+        assert t.read(5) == b"ok\n"  # after bytes came, the next read blocks in read() itself
+        os.write(master, b"ok N1 P0 B3\n")
+        assert t.read(5) == b"ok N1 P0 B3\n"
+        assert t.read(0.05) == b""  # silence: the tty's VTIME ends the read, then poll
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def reader() -> None:
+            try:
+                t.read(None)  # poll without a timeout: only close() can end it
+            except NotConnectedError as exc:
+                errors.append(exc)
+            done.set()
+
+        th = threading.Thread(target=reader)
+        th.start()
+        t.close()
+        assert done.wait(5) and errors
+        th.join()
+    finally:
+        t.close()
+        t.release_wakeup()
+        os.close(master)
+
+
+def test_pty_hang_up_during_an_exchange_is_a_disconnect() -> None:
+    import os
+    import tty
+
+    from scriptdeck.errors import NotConnectedError
+    from scriptdeck.machine.transport import FdTransport
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    t = FdTransport(slave, "pty")
+    try:
+        os.write(master, b"ok\n")
+        assert t.read(5) == b"ok\n"
+        os.close(master)  # the board goes away while the reader blocks in read()
+        with pytest.raises(NotConnectedError):
+            for _ in range(3):
+                t.read(1)
+    finally:
+        t.close()
+        t.release_wakeup()

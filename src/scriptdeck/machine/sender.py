@@ -68,6 +68,7 @@ class Sender:
         self._last_rx = time.monotonic()
         self._failure: MachineError | None = None
         self._waiters = 0
+        self._wake = False  # the reader completed lines someone may wait for: notify before reading
         self._closing = False
         self.paused = False
         self.started = threading.Event()  # the firmware said "start" (or anything)
@@ -368,6 +369,10 @@ class Sender:
             while self._failure is None:
                 # Idle, the read still wakes every ack_timeout: a line sent meanwhile starts its
                 # clock when it is sent (_take), and is checked at the latest one period later.
+                if self._wake:
+                    self._wake = False
+                    with self._cond:
+                        self._cond.notify_all()
                 timeout = ack_timeout
                 if w.inflight:
                     timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
@@ -430,8 +435,9 @@ class Sender:
             if not self.started.is_set():
                 self.started.set()
             if acked:
-                if self._waiters:
-                    self._cond.notify_all()
+                # Waiters are woken just before the reader blocks again (_read_loop): woken now,
+                # they would only wait a second time, for the interpreter lock this thread holds.
+                self._wake = self._wake or self._waiters > 0
                 if failure is None and self._write_lock.acquire(blocking=False):
                     self._kick = False
                     batch = self._take()
