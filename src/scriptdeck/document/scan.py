@@ -16,8 +16,9 @@ How it stays fast (about 0.45 s of CPU for 30 MB, one thread):
   gathers the integer part and the fraction as two 64-bit lanes, which the classic
   "eight digits in three multiplications" trick turns into integers. ``mantissa / 10**fraction_digits``
   with both exactly representable is one correctly rounded division: the same double as ``float()``.
-  Words with more than 8 digits on either side of the dot, or 16 significant digits, are rare and go
-  through ``float()`` itself.
+  Words with more than 8 digits on either side of the dot, or 16 significant digits, and malformed
+  ones ("1.2.3", "4-2": NaN) are rare and go through ``float()`` itself. (The scanner before this one
+  summed digits in floating point: identical up to 15 significant digits, approximate beyond.)
 """
 
 from __future__ import annotations
