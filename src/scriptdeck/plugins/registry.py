@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from scriptdeck.errors import UnknownServiceError
-from scriptdeck.plugins.cache import DiscoveryCache, Signature
-from scriptdeck.plugins.manifest import load_manifest
+from scriptdeck.plugins.cache import DiscoveryCache
+from scriptdeck.plugins.loading import Source, load_sources
 from scriptdeck.plugins.model import Plugin, PluginStatus, Service, ServiceKind
-from scriptdeck.plugins.scriptfile import load_script_files
 from scriptdeck.plugins.searchpath import Root
 
 
@@ -41,35 +40,6 @@ def scan_root(root: Root) -> tuple[list[Path], list[Path]]:
     return folders, scripts
 
 
-def _load_folder(folder: Path, root: Path, cache: DiscoveryCache | None) -> Plugin:
-    if cache is None:
-        return load_manifest(folder, root)
-    plugin, current = cache.get(folder, root)
-    if plugin is None:
-        plugin = load_manifest(folder, root)
-        cache.put(plugin, current)
-    return plugin
-
-
-def _load_scripts(paths: list[Path], root: Path, cache: DiscoveryCache | None) -> list[Plugin | None]:
-    if cache is None:
-        return load_script_files(paths, root)
-    out: dict[Path, Plugin | None] = {}
-    misses: list[tuple[Path, Signature | None]] = []
-    for path in paths:
-        plugin, current = cache.get(path, root)
-        if plugin is None:
-            misses.append((path, current))
-        else:
-            out[path] = plugin
-    loaded = load_script_files([p for p, _ in misses], root)
-    for (path, current), plugin in zip(misses, loaded, strict=True):
-        out[path] = plugin
-        if plugin is not None and plugin.cacheable:
-            cache.put(plugin, current)
-    return [out[p] for p in paths]
-
-
 @dataclass
 class Registry:
     """All plugins found, in search order; the winners are `usable` (status ok)."""
@@ -81,11 +51,12 @@ class Registry:
     def discover(
         cls, roots: Sequence[Root], disabled: Iterable[str] = (), cache: DiscoveryCache | None = None
     ) -> Registry:
-        found: list[Plugin] = []
+        sources: list[Source] = []
         for root in roots:
             folders, scripts = scan_root(root)
-            found += [_load_folder(folder, root.path, cache) for folder in folders]
-            found += [p for p in _load_scripts(scripts, root.path, cache) if p is not None]
+            sources += [Source(folder, root.path, False) for folder in folders]
+            sources += [Source(script, root.path, True) for script in scripts]
+        found = [p for p in load_sources(sources, cache) if p is not None]
         if cache is not None:
             cache.save()
         registry = cls(found, list(roots))

@@ -1,0 +1,88 @@
+"""Loading many sources on two cores gives exactly what loading them one by one gives."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from scriptdeck.plugins import loading
+from scriptdeck.plugins.loading import Source, load_sources
+
+SCRIPT = """
+class Obj:
+    def __init__(self, g, logger, settings):
+        pass
+    def run(self):
+        return True, {{}}
+
+__script_obj__ = Obj
+__script_id__ = "s{i}"
+__script_title__ = "Script {i}"
+__script_settings__ = {{"n": {i}}}
+"""
+
+
+def make_sources(root: Path, count: int) -> list[Source]:
+    root.mkdir()
+    sources: list[Source] = []
+    for i in range(count):
+        if i % 3 == 0:
+            path = root / f"s{i}.py"
+            path.write_text(SCRIPT.format(i=i))
+            sources.append(Source(path, root, True))
+        elif i % 3 == 1:
+            folder = root / f"P{i}"
+            folder.mkdir()
+            (folder / "m.py").write_text("def main(window, document, settings):\n    pass\n")
+            services = [{"type": "action", "label": f"Act {i}", "script": {"module": "m", "function": "main"}}]
+            (folder / "plugin.json").write_text(json.dumps({"engine": "python", "services": services}))
+            sources.append(Source(folder, root, False))
+        else:
+            path = root / f"helper{i}.py"  # not a script: None in its place
+            path.write_text("X = 1\n")
+            sources.append(Source(path, root, True))
+    return sources
+
+
+def as_json(plugins: list) -> list:
+    return [p.to_json() if p is not None else None for p in plugins]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="parallel loading needs os.fork")
+def test_parallel_load_equals_sequential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = make_sources(tmp_path / "r", 30)
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loading.threading, "active_count", lambda: 1)
+    parallel = load_sources(sources)
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 10**9)
+    sequential = load_sources(sources)
+    assert as_json(parallel) == as_json(sequential)
+    assert [p is None for p in parallel] == [i % 3 == 2 for i in range(30)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="parallel loading needs os.fork")
+def test_a_failing_child_is_made_up_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = make_sources(tmp_path / "r", 12)
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loading.threading, "active_count", lambda: 1)
+    parent = os.getpid()
+    real_dumps = loading.pickle.dumps
+
+    def broken_in_child(*args: object, **kwargs: object) -> bytes:
+        if os.getpid() != parent:
+            raise RuntimeError("child cannot pickle")
+        return real_dumps(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loading.pickle, "dumps", broken_in_child)
+    result = load_sources(sources)
+    assert sum(p is not None for p in result) == 8
+
+
+def test_no_fork_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading.threading, "active_count", lambda: 3)
+    assert not loading._can_fork(10_000)
