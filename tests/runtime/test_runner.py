@@ -125,6 +125,15 @@ def test_worker_crash_is_an_error_and_the_host_goes_on(host: Host, plugins: Path
     assert host.run("fine").outcome == "finished"
 
 
+def test_segfault_is_an_error_naming_the_signal(host: Host, plugins: Path, recorder: Any, kit: Any) -> None:
+    kit.automation(plugins, "segv", "import ctypes\nctypes.string_at(0)", title="Segfault")
+    host.reload()
+    result = host.run("segv")
+    assert result.outcome == "error" and result.error_type == "WorkerDiedError"
+    assert result.error is not None and "SIGSEGV" in result.error
+    assert host.run("segv").outcome == "error"  # and the host keeps going
+
+
 def test_timeout_is_an_error(host: Host, plugins: Path, recorder: Any, kit: Any) -> None:
     kit.automation(plugins, "hang", "while True:\n    pass", title="Hang")
     host.reload()
