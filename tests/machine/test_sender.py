@@ -402,3 +402,33 @@ def test_pty_hang_up_during_an_exchange_is_a_disconnect() -> None:
     finally:
         t.close()
         t.release_wakeup()
+
+
+def test_pty_gathering_read_waits_for_the_second_reply_or_gives_up() -> None:
+    import os
+    import tty
+
+    from scriptdeck.machine.transport import FdTransport
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    t = FdTransport(slave, "pty")
+    try:
+        t.gather(len(b"ok N1 P0 B2\n") + 1)
+        os.write(master, b"ok N1 P0 B2\n")
+        got = t.read(5)  # only one reply came: the read gives up gathering and returns it
+        assert got in (b"", b"ok N1 P0 B2\n")
+        got += t.read(5)
+        assert got == b"ok N1 P0 B2\n"
+        t.gather(len(b"ok N2 P0 B2\n") + 1)
+        os.write(master, b"ok N2 P0 B2\nok N3 P0 B2\n")
+        assert t.read(5) == b"ok N2 P0 B2\nok N3 P0 B2\n"
+        t.write(b"N4 G1 X1*0\n")  # writes work while the descriptor is non-blocking
+        assert os.read(master, 100) == b"N4 G1 X1*0\n"
+        t.gather(0)
+        os.write(master, b"ok\n")
+        assert t.read(5) == b"ok\n"
+    finally:
+        t.close()
+        t.release_wakeup()
+        os.close(master)

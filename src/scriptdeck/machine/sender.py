@@ -69,6 +69,7 @@ class Sender:
         self._failure: MachineError | None = None
         self._waiters = 0
         self._wake = False  # the reader completed lines someone may wait for: notify before reading
+        self._ok_len = 3  # bytes of the last "ok" line, for gathering reads
         self._closing = False
         self.paused = False
         self.started = threading.Event()  # the firmware said "start" (or anything)
@@ -361,6 +362,7 @@ class Sender:
     # internals: receiving ----------------------------------------------------------------
     def _read_loop(self) -> None:
         read = self.transport.read
+        gather = getattr(self.transport, "gather", None)
         monotonic = time.monotonic
         ack_timeout = self.config.ack_timeout
         w = self.window
@@ -376,6 +378,10 @@ class Sender:
                 timeout = ack_timeout
                 if w.inflight:
                     timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
+                if gather is not None:
+                    # While the planner has a backlog and three lines are in flight, the next ok
+                    # alone sends nothing (Window.defer): sleep until a second one has come.
+                    gather(self._ok_len + 1 if w.backlog and len(w.inflight) > 2 and not self._waiters else 0)
                 data = read(timeout)
                 if not data:
                     self._check_timeout()
@@ -419,6 +425,7 @@ class Sender:
             for raw in lines:
                 m = fast_ok(raw)
                 if m is not None:
+                    self._ok_len = len(raw) + 1
                     planner, free = m.groups()
                     cmd = w.on_ok(None if free is None else int(free), None if planner is None else int(planner))
                     if cmd is not None:

@@ -69,6 +69,7 @@ class FdTransport:
     """
 
     ACTIVE_VTIME = 1  # deciseconds of silence that end a blocking read during an exchange
+    GATHER_S = 0.002  # the longest a gathering read waits for its bytes, see gather()
 
     def __init__(self, fd: int, description: str, keep: Any = None) -> None:
         self.description = description
@@ -82,6 +83,7 @@ class FdTransport:
         self._write_lock = threading.Lock()
         self._tty = False
         self._active = False  # the last read brought bytes: block in read() itself
+        self._gather = 0  # VMIN while gathering (see gather()); 0: not gathering
         if termios is not None and os.isatty(fd):
             with contextlib.suppress(termios.error, OSError):
                 attrs = termios.tcgetattr(fd)
@@ -90,9 +92,30 @@ class FdTransport:
                 termios.tcsetattr(fd, termios.TCSANOW, attrs)
                 self._tty = True
 
+    def gather(self, min_bytes: int) -> None:
+        """Let reads wake only once ``min_bytes`` have come (at most GATHER_S later); 0 stops.
+
+        The sender asks for this when one more reply alone would not let it send anything
+        (e.g. the second of two ``ok`` lines): a terminal's poll honours VMIN while VTIME is 0,
+        so the reader sleeps through the first reply instead of waking for it. Terminals only.
+        """
+        if not self._tty or min_bytes == self._gather or min_bytes > 255:
+            return
+        with contextlib.suppress(termios.error, OSError):
+            attrs = termios.tcgetattr(self._fd)
+            attrs[6][termios.VMIN] = min_bytes
+            attrs[6][termios.VTIME] = 0 if min_bytes else self.ACTIVE_VTIME
+            termios.tcsetattr(self._fd, termios.TCSANOW, attrs)
+            # While gathering, reads after a poll that timed out must not wait for VMIN bytes.
+            os.set_blocking(self._fd, not min_bytes)
+            self._gather = min_bytes
+            self._active = False
+
     def read(self, timeout: float | None) -> bytes:
         if self._closed:
             raise NotConnectedError(f"{self.description}: machine disconnected")
+        if self._gather:
+            return self._read_gathered(timeout)
         if self._active:
             try:
                 data = os.read(self._fd, 65536)
@@ -117,18 +140,42 @@ class FdTransport:
         self._active = self._tty
         return data
 
+    def _read_gathered(self, timeout: float | None) -> bytes:
+        wait = self.GATHER_S if timeout is None else min(timeout, self.GATHER_S)
+        try:
+            events = self._poll.poll(wait * 1000.0)
+            if self._closed or any(fd == self._wake_r for fd, _ in events):
+                raise NotConnectedError(f"{self.description}: machine disconnected")
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                data = None
+            if not events:
+                self.gather(0)  # fewer bytes came than hoped: back to waking on each reply
+                return data or b""
+        except (OSError, ValueError) as exc:
+            raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
+        if not data:
+            raise NotConnectedError(f"{self.description}: machine disconnected (end of file)")
+        return data
+
     def write(self, data: bytes) -> None:
         with self._write_lock:
             if self._closed:
                 raise NotConnectedError(f"{self.description}: machine disconnected")
             try:
-                n = os.write(self._fd, data)
-                if n < len(data):  # a full kernel buffer: the rest, as room comes
+                try:
+                    n = os.write(self._fd, data)
+                except BlockingIOError:  # gathering (non-blocking) and the kernel buffer is full
+                    n = 0
+                if n < len(data):  # the rest, as room comes
                     view = memoryview(data)[n:]
                     while view:
                         if self._closed:
                             raise NotConnectedError(f"{self.description}: machine disconnected")
-                        view = view[os.write(self._fd, view) :]
+                        select.select([], [self._fd], [], 0.1)
+                        with contextlib.suppress(BlockingIOError):
+                            view = view[os.write(self._fd, view) :]
             except OSError as exc:
                 raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
 
