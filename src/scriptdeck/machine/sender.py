@@ -35,7 +35,6 @@ from scriptdeck.machine.protocol import (
     ReplyKind,
     clean_line,
     fast_ok,
-    frame,
     is_recoverable_error,
     parse_reply,
 )
@@ -106,7 +105,7 @@ class Sender:
                 while len(self._normal) >= self.config.max_queue and self._failure is None:
                     self._cond.wait()
                 self._check()
-            self._check_size(cmd.text)
+            self.window.check_size(cmd.text)
             (self._urgent if urgent else self._normal).append(cmd)
         self._pump()
         return cmd
@@ -218,18 +217,6 @@ class Sender:
         w = self.window
         return bool(w.inflight or w.resend or self._urgent or self._normal or self._stream)
 
-    def _check_size(self, text: str) -> None:
-        rx_size = self.config.rx_size
-        n = self.window.next_n + 10_000  # room for the number to grow before the line is sent
-        if not rx_size or len(text) + len(str(n)) + 7 <= rx_size:  # "N<n> <text>*<3 digits>\n"
-            return
-        size = len(frame(n, text))
-        if size > rx_size:
-            raise ProtocolError(
-                f"line {text!r} is {size} bytes framed, more than the firmware's receive buffer "
-                f"of {self.config.rx_size} bytes can take"
-            )
-
     def _last_sent_text(self) -> str:
         cmd = self._last_sent
         return "" if cmd is None else cmd.data.decode("ascii", "replace").strip()
@@ -293,10 +280,7 @@ class Sender:
             elif fresh:
                 w.frame(cmd)
                 if rx_size and len(cmd.data) > rx_size and cmd.stream is not None:
-                    self._finish_stream(ProtocolError(
-                        f"line {cmd.text!r} is {len(cmd.data)} bytes framed, more than the firmware's "
-                        f"receive buffer of {rx_size} bytes can take"
-                    ))
+                    self._finish_stream(w.too_long(cmd.text, len(cmd.data)))  # send() checks the others
                     q.popleft()
                     break
             if not w.room(len(cmd.data)):

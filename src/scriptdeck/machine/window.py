@@ -82,6 +82,21 @@ class Window:
             return False
         return not self.rx_size or self.held + size <= self.rx_size
 
+    def check_size(self, text: str) -> None:
+        """Refuse a line the firmware's RX buffer could never hold, even alone."""
+        n = self.next_n + 10_000  # room for the number to grow before the line is sent
+        if not self.rx_size or len(text) + len(str(n)) + 7 <= self.rx_size:  # "N<n> <text>*<ccc>\n"
+            return
+        size = len(frame(n, text))
+        if size > self.rx_size:
+            raise self.too_long(text, size)
+
+    def too_long(self, text: str, size: int) -> ProtocolError:
+        return ProtocolError(
+            f"line {text!r} is {size} bytes framed, more than the firmware's receive buffer "
+            f"of {self.rx_size} bytes can take"
+        )
+
     def frame(self, cmd: Command) -> None:
         """Give ``cmd`` the number it gets if it is sent next, and its framed bytes.
 
