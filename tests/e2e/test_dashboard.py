@@ -87,11 +87,12 @@ def test_open_an_svg_through_the_format_plugin_and_see_the_preview(page: Any) ->
     page.click(".format-dialog [data-role=ok]")
     page.wait_for_selector("#doc-name:text('drawing.gcode')", timeout=20_000)
     page.wait_for_selector("#layer-label:text-matches('1 / 1')")
-    # Something was drawn: the canvas is not uniformly the background colour.
-    colours = page.evaluate("""() => { const c = document.getElementById('preview');
+    # Something was drawn: the canvas is not uniformly the background colour. Drawing happens
+    # on an animation frame after the label changes, so wait for it rather than sample once.
+    page.wait_for_function("""() => { const c = document.getElementById('preview');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let lit = 0;
-        for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i+1] > 80 && d[i+2] < 80) lit++; return lit; }""")
-    assert colours > 100
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i+1] > 80 && d[i+2] < 80) lit++;
+        return lit > 100; }""", timeout=20_000)
     shot(page, "document")
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scriptdeck.document.formats import FormatRegistry
 from scriptdeck.errors import FormatChoiceError, UserError
 from scriptdeck.plugins.model import Service
 from scriptdeck.web.hub import StateConflict
@@ -21,19 +22,18 @@ from scriptdeck.web.hub import StateConflict
 if TYPE_CHECKING:
     from scriptdeck.web.backend import WebBackend
 
-BUILTIN_EXTENSIONS = ("gcode", "gco", "g", "nc")
-BUILTIN_ID = "gcode"
 CHANGED = "DocumentChanged"
 
 
+def _formats(b: WebBackend) -> FormatRegistry:
+    # The same registry `scriptdeck convert` uses: one place decides which format reads a file.
+    return FormatRegistry.from_services(b.registry.formats())
+
+
 def formats_json(b: WebBackend) -> dict[str, Any]:
-    formats: list[dict[str, Any]] = [{"id": BUILTIN_ID, "slug": BUILTIN_ID, "label": "G-code",
-                                      "extensions": list(BUILTIN_EXTENSIONS), "can_open": True,
-                                      "can_save": True, "builtin": True}]
-    for service in b.registry.formats():
-        formats.append({"id": service.id, "slug": service.slug, "label": service.label,
-                        "extensions": list(service.extensions), "can_open": service.can_open,
-                        "can_save": service.can_save, "builtin": False})
+    formats: list[dict[str, Any]] = [{"id": f.id, "slug": f.slug, "label": f.label, "extensions": list(f.extensions),
+                "can_open": f.can_open, "can_save": f.can_save, "builtin": f.builtin}
+               for f in _formats(b).formats]
     exts = sorted({f".{e}" for f in formats if f["can_open"] for e in f["extensions"]})
     return {"formats": formats, "accept": ",".join(exts)}
 
@@ -134,26 +134,17 @@ class DocumentSession:
         return path
 
     def choose(self, filename: str, requested: str | None, direction: str) -> Service | None:
-        """The format service for a file (None = the built-in G-code format)."""
-        formats = [s for s in self.b.registry.formats() if (s.can_open if direction == "open" else s.can_save)]
-        if requested:
-            if requested == BUILTIN_ID:
-                return None
-            for service in formats:
-                if requested in (service.id, service.slug):
-                    return service
-            known = ", ".join([BUILTIN_ID, *(s.slug for s in formats)])
-            raise FormatChoiceError(f"format: no format {requested!r} can {direction} (known: {known})")
-        ext = _extension(filename)
-        matches = [s for s in formats if ext in s.extensions]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            slugs = ", ".join(s.slug or s.id for s in matches)
-            raise FormatChoiceError(f"format: several formats read .{ext} files ({slugs}); choose one")
-        if ext in BUILTIN_EXTENSIONS or not ext:
-            return None
-        raise FormatChoiceError(f"format: no format reads .{ext} files")
+        """The format service for a file (None = the built-in G-code format).
+
+        Several formats for one extension: FormatChoiceError, and the page asks the user which
+        one (its "Which format?" dialog) and sends the choice as `format`.
+        """
+        if not requested and not _extension(filename):
+            return None  # an upload without an extension is taken as G-code
+        try:
+            return _formats(self.b).choose(filename, direction, requested or None).service
+        except FormatChoiceError as exc:
+            raise FormatChoiceError(f"format: {exc}") from None
 
     async def open_path(self, path: Path, name: str, requested: str | None, values: dict[str, Any]) -> dict[str, Any]:
         try:

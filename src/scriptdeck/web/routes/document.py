@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from scriptdeck.errors import UserError
 from scriptdeck.web.backend import WebBackend
-from scriptdeck.web.documents import BUILTIN_EXTENSIONS, DocumentSession, formats_json
+from scriptdeck.web.documents import DocumentSession, formats_json
 from scriptdeck.web.models import DocumentOut, FormatsOut, OpenResultOut, PreviewOut, SaveIn
 from scriptdeck.web.routes import backend, fast_json
 
@@ -101,4 +101,4 @@ def _settings_arg(text: str | None) -> dict[str, Any]:
     return values
 
 
-__all__ = ["BUILTIN_EXTENSIONS", "router"]
+__all__ = ["router"]
