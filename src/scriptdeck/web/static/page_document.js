@@ -34,8 +34,12 @@ export function documentPage(root, app) {
   below.onchange = () => { preview.showBelow = below.checked; preview.draw(); };
   function label() {
     const L = preview.data && preview.data.layers[preview.layer];
-    layerLabel.textContent = L ? `${preview.layer + 1} / ${preview.data.layers.length} · Z ${Number(L.z).toFixed(2)}` : "–";
-    legend.textContent = L ? `top view · layer ${preview.layer + 1} · scroll to zoom, drag to pan` : "";
+    // Layer -1 holds what comes before the first layer (start G-code, a purge line); the count
+    // shown is the document's own layer count, as in the statistics.
+    const total = preview.data ? preview.data.layers.filter((x) => x.index >= 0).length : 0;
+    const name = L ? (L.index < 0 ? "before layer 1" : `${L.index + 1} / ${total}`) : "";
+    layerLabel.textContent = L ? `${name} · Z ${Number(L.z).toFixed(2)}` : "–";
+    legend.textContent = L ? `top view · ${L.index < 0 ? "before layer 1" : "layer " + (L.index + 1)} · scroll to zoom, drag to pan` : "";
   }
   function note(kind, text) { status.className = `notice ${kind}`; status.textContent = text; if (!text) status.classList.add("hidden"); }
 
