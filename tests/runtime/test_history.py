@@ -64,3 +64,52 @@ def test_host_records_every_run(host: Host, plugins: Path, kit: Any) -> None:
     assert row["gcode"] == "G28\nM400"
     assert row["started_at"] <= row["ended_at"]
     assert row["machine"] == "virtual://"
+
+
+KILLED_HOST = """
+import sys
+from scriptdeck.host import Host
+host = Host(sys.argv[1], [sys.argv[2]], include_examples=False, machine_url="record://")
+host.start("chatty")
+import time
+time.sleep(600)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_host_leaves_the_log_so_far_in_the_interrupted_row(tmp_path: Path, plugins: Path, kit: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    kit.automation(plugins, "chatty", """
+        self.logger.info("heating started")
+        self.script_status = "heating"
+        while True:
+            time.sleep(0.05)
+    """, title="Chatty")
+    data = tmp_path / "data"
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_HOST, str(data), str(plugins)], env=env,
+                            start_new_session=True)
+    try:
+        history = History(data / "scriptdeck.sqlite3")
+        deadline = time.monotonic() + 60
+        while True:  # wait (bounded) until the running row holds the log and the status: checkpointed
+            rows = history.list()
+            saved = history.get(rows[0]["id"]) if rows else None
+            if saved and saved["log"] and saved["status_history"]:
+                break
+            assert time.monotonic() < deadline, "the running run's log never reached the database"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert history.mark_interrupted() == 1
+    row = history.get(rows[0]["id"])
+    assert row["outcome"] == "interrupted"
+    assert [r["message"] for r in row["log"]] == ["heating started"]
+    assert [s["status"] for s in row["status_history"]] == ["heating"]
+    history.close()

@@ -113,6 +113,14 @@ class History:
         with self._lock:
             self._conn.execute(f"UPDATE runs SET {assignments} WHERE id=?", (*encoded.values(), run_id))
 
+    def checkpoint(self, run_id: str, **fields: Any) -> None:
+        """Save what a running run has so far (log, status history...), so a killed host loses little."""
+        encoded = {k: json.dumps(v) if k in _JSON_COLUMNS and v is not None else v for k, v in fields.items()}
+        assignments = ", ".join(f"{k}=?" for k in encoded)
+        with self._lock:
+            self._conn.execute(f"UPDATE runs SET {assignments} WHERE id=? AND outcome='running'",
+                               (*encoded.values(), run_id))
+
     def list(self, limit: int = 50, service_id: str | None = None) -> list[dict[str, Any]]:
         """The most recent runs first, summary columns only."""
         sql = f"SELECT {', '.join(_SUMMARY)} FROM runs"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,8 @@ from scriptdeck.runtime.results import RunResult, coerce_returned, read_automati
 if TYPE_CHECKING:
     from scriptdeck.runtime.runner import ActiveRun, Runner
     from scriptdeck.runtime.ui import Prompt
+
+CHECKPOINT_INTERVAL = 0.5  # seconds between saves of a running run's log to the history
 
 _FINAL = {
     ServiceKind.AUTOMATION: {"finished": ev.AUTOMATION_FINISHED, "failed": ev.AUTOMATION_FAILED,
@@ -59,6 +63,9 @@ class Judge:
                                 title=self.service.label, direction=request.job.direction,
                                 settings=dict(request.job.settings))
         self._error_type: str | None = None
+        self._saved_at = 0.0
+        self._save_timer: threading.Timer | None = None
+        self._save_lock = threading.Lock()
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -81,8 +88,31 @@ class Judge:
                   "message": message, "exc_text": exc_text, "logger": logger}
         self._record_log(record)
 
+    def _checkpoint_soon(self) -> None:
+        # Log and status history reach the database while the run goes on (at most every
+        # CHECKPOINT_INTERVAL s), so a host killed mid-run leaves them in the interrupted row.
+        with self._save_lock:
+            if self._save_timer is not None:
+                return
+            delay = max(0.0, self._saved_at + CHECKPOINT_INTERVAL - time.monotonic())
+            self._save_timer = threading.Timer(delay, self._checkpoint)
+            self._save_timer.daemon = True
+            self._save_timer.start()
+
+    def _checkpoint(self) -> None:
+        with self._save_lock:
+            self._save_timer = None
+            self._saved_at = time.monotonic()
+        try:
+            self.runner.history.checkpoint(self.result.run_id, log=list(self.result.log),
+                                           status_history=list(self.result.status_history),
+                                           messages=list(self.result.messages))
+        except Exception:  # a checkpoint is best effort; the final write happens at finish()
+            pass
+
     def _record_log(self, record: dict[str, Any]) -> None:
         self.result.log.append(record)
+        self._checkpoint_soon()
         self.runner.events.publish(ev.RUN_LOG, {"id": self.service.id, "level": record["level"],
                                                 "message": record["message"], "time": record["time"],
                                                 "exc_text": record.get("exc_text")}, self.result.run_id)
@@ -111,6 +141,7 @@ class Judge:
         elif tag == "status" and self.kind == ServiceKind.AUTOMATION:
             status = message[1]
             self.result.status_history.append({"time": ev.now_iso(), "status": status})
+            self._checkpoint_soon()
             self.publish(ev.AUTOMATION_STATUS, {"status": status})
         elif tag == "notify":
             _tag, target, method, args = message
@@ -150,6 +181,10 @@ class Judge:
     # -- the end -----------------------------------------------------------------------------------
 
     def finish(self, outcome: Outcome | None) -> None:
+        with self._save_lock:  # the final write below replaces any checkpoint
+            if self._save_timer is not None:
+                self._save_timer.cancel()
+                self._save_timer = None
         run = self.run
         try:
             name = self._judge(outcome)
