@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from scriptdeck.errors import NotConnectedError
 from scriptdeck.machine import Machine, Sender, SenderConfig
+from scriptdeck.machine.transport import QueueTransport
 from scriptdeck.machine.virtual import VirtualOptions
 from scriptdeck.machine.virtual_pty import PtyPrinter
 
 Responder = Callable[[str], "str | None"]
 
 
-class ScriptedFirmware:
+class ScriptedFirmware(QueueTransport):
     """A Transport whose replies a test writes: ``respond(line) -> reply text or None``."""
 
     description = "scripted://"
 
     def __init__(self, respond: Responder) -> None:
+        super().__init__()
         self.respond = respond
         self.written: list[str] = []
-        self._out = bytearray()
-        self._cond = threading.Condition()
-        self._closed = False
         self._partial = b""
 
     def push(self, text: str | bytes) -> None:
-        with self._cond:
-            self._out += text if isinstance(text, bytes) else text.encode()
-            self._cond.notify_all()
+        self._deliver(text if isinstance(text, bytes) else text.encode())
 
     def write(self, data: bytes) -> None:
         self._partial += data
@@ -43,25 +37,6 @@ class ScriptedFirmware:
             reply = self.respond(line)
             if reply:
                 self.push(reply if reply.endswith("\n") else reply + "\n")
-
-    def read(self, timeout: float | None) -> bytes:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._out:
-                if self._closed:
-                    raise NotConnectedError("scripted://: machine disconnected")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return b""
-                self._cond.wait(remaining)
-            data = bytes(self._out)
-            self._out.clear()
-            return data
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from scriptdeck.errors import AckTimeoutError, FirmwareHaltError, ProtocolError
 from scriptdeck.machine import Sender, SenderConfig, Stream
+from scriptdeck.machine.transport import QueueTransport
 from scriptdeck.machine.virtual import VirtualOptions, VirtualTransport
 
 pytestmark = pytest.mark.timeout(20)
@@ -208,7 +209,7 @@ def test_advanced_ok_caps_lines_in_flight_by_free_slots() -> None:
         s.close()
 
 
-class BufferFirmware:
+class BufferFirmware(QueueTransport):
     """A firmware that keeps every line it has not acknowledged and records the most bytes it
     held at once (what its RX buffer would have to take); it acknowledges whatever it holds
     in random bursts from its own thread, the way replies arrive in batches on a busy link.
@@ -232,9 +233,7 @@ class BufferFirmware:
         self.writes: list[bytes] = []
         self.accepted: list[int] = []
         self.expect = 1
-        self._out = bytearray()
-        self._cond = threading.Condition()
-        self._closed = False
+        super().__init__()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -270,22 +269,6 @@ class BufferFirmware:
         # The planner is empty for the first lines (the sender learns its size), then full.
         return b"ok N%d P%d B2\n" % (n, 16 if n <= 3 else 0) if self.advanced else b"ok\n"
 
-    def read(self, timeout: float | None) -> bytes:
-        with self._cond:
-            if not self._out and not self._closed:
-                self._cond.wait(timeout)
-            if self._closed:
-                from scriptdeck.errors import NotConnectedError
-
-                raise NotConnectedError("buffer://: machine disconnected")
-            data = bytes(self._out)
-            self._out.clear()
-            return data
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 @pytest.mark.parametrize("advanced", [False, True])

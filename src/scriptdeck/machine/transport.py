@@ -12,6 +12,7 @@ import os
 import select
 import socket
 import threading
+import time
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -47,6 +48,45 @@ class Transport(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+
+class QueueTransport:
+    """A transport whose replies are made in this process (the virtual printer, test firmware).
+
+    Subclasses append reply bytes with `_deliver` (or to `_out` while holding `_cond`);
+    `read` hands them out, waiting on the condition — no polling.
+    """
+
+    description = "queue://"
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._out = bytearray()
+        self._closed = False
+
+    def _deliver(self, data: bytes) -> None:
+        with self._cond:
+            self._out += data
+            self._cond.notify_all()
+
+    def read(self, timeout: float | None) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._out:
+                if self._closed:
+                    raise NotConnectedError(f"{self.description}: machine disconnected")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return b""
+                self._cond.wait(remaining)
+            data = bytes(self._out)
+            self._out.clear()
+            return data
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from scriptdeck.errors import NotConnectedError, ProtocolError
 from scriptdeck.machine.firmware import Firmware
+from scriptdeck.machine.transport import QueueTransport, split_url
 
 __all__ = ["Fault", "Firmware", "VirtualOptions", "VirtualTransport"]
 
@@ -94,17 +95,15 @@ class VirtualOptions:
         return cls(**values)  # type: ignore[arg-type]
 
 
-class VirtualTransport:
+class VirtualTransport(QueueTransport):
     """The simulator as an in-process transport: writes are processed in the writer's thread
     (no hand-off per line); one daemon thread runs the timed parts (planner, heaters, reports)."""
 
     def __init__(self, options: VirtualOptions | None = None, description: str = "virtual://") -> None:
+        super().__init__()
         self.description = description
         self.options = options or VirtualOptions()
         self.firmware = Firmware(self.options)
-        self._cond = threading.Condition()
-        self._out = bytearray()
-        self._closed = False
         self._wake_at: float | None = None
         with self._cond:
             self.firmware.power_on(time.monotonic())
@@ -114,8 +113,6 @@ class VirtualTransport:
 
     @classmethod
     def from_url(cls, url: str) -> VirtualTransport:
-        from scriptdeck.machine.transport import split_url
-
         _, options = split_url(url)
         return cls(VirtualOptions.from_query(options), description=url)
 
@@ -152,24 +149,8 @@ class VirtualTransport:
             if wake is not None and (self._wake_at is None or wake < self._wake_at):
                 self._cond.notify_all()  # the timer thread must wake earlier than planned
 
-    def read(self, timeout: float | None) -> bytes:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._out:
-                if self._closed:
-                    raise NotConnectedError(f"{self.description}: machine disconnected")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return b""
-                self._cond.wait(remaining)
-            data = bytes(self._out)
-            self._out.clear()
-            return data
-
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        super().close()
         if threading.current_thread() is not self._thread:
             self._thread.join(2.0)
 
