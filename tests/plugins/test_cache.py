@@ -6,7 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from scriptdeck.plugins.cache import DiscoveryCache
+import pytest
+
+from scriptdeck.plugins import cache as cache_module
+from scriptdeck.plugins.cache import DiscoveryCache, folder_signature, signature
+from scriptdeck.plugins.loading import Source, load_sources
 from scriptdeck.plugins.registry import Registry
 from scriptdeck.plugins.searchpath import Root
 
@@ -77,3 +81,48 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     cache_file = tmp_path / "cache.pickle"
     cache_file.write_bytes(b"not a pickle")
     assert len(discover(tmp_path / "r", cache_file).plugins) == 2
+
+
+def walk_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """The signature as it was first defined: a sorted os.walk with os.stat per file."""
+    entries = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in {"__pycache__", ".git"})
+        for name in sorted(files):
+            full = os.path.join(folder, name)
+            st = os.stat(full)
+            entries.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
+    return tuple(entries)
+
+
+def test_folder_signature_matches_a_sorted_walk(tmp_path: Path) -> None:
+    folder = tmp_path / "P"
+    for rel in ("b.py", "a.py", "plugin.json", "sub/x.txt", "sub/deeper/y.txt", "z/w.py", "__pycache__/c.pyc"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(rel)
+    (folder / "link").symlink_to(folder / "sub")  # listed by os.walk but never entered
+    assert signature(folder) == folder_signature(str(folder)) == walk_signature(folder)
+    assert all("__pycache__" not in name for name, _, _ in folder_signature(str(folder)) or ())
+
+
+def test_a_path_the_cache_never_saw_costs_no_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(tmp_path / "r")
+    cache = DiscoveryCache(tmp_path / "cache.pickle")
+
+    def no_stat(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cold miss must not compute its signature in the cache")
+
+    monkeypatch.setattr(cache_module, "signature", no_stat)
+    assert cache.lookup(tmp_path / "r" / "Tool", tmp_path / "r", False) == (None, None)
+
+
+def test_a_cold_miss_gets_its_signature_from_the_loader(tmp_path: Path) -> None:
+    make(tmp_path / "r")
+    root = tmp_path / "r"
+    cache = DiscoveryCache(tmp_path / "cache.pickle")
+    sources = [Source(root / "Tool", root, False), Source(root / "square.py", root, True)]
+    plugins = load_sources(sources, cache)
+    for source, plugin in zip(sources, plugins, strict=True):
+        hit, current = cache.get(source.path, root)
+        assert hit is not None and plugin is not None and hit.to_json() == plugin.to_json()
+        assert current == signature(source.path)

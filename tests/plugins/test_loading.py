@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
 
 from scriptdeck.plugins import loading
-from scriptdeck.plugins.loading import Source, load_sources
+from scriptdeck.plugins.loading import Source, load_sources, source_signature
 
 SCRIPT = """
 class Obj:
@@ -86,3 +87,34 @@ def test_a_failing_child_is_made_up_for(tmp_path: Path, monkeypatch: pytest.Monk
 def test_no_fork_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loading.threading, "active_count", lambda: 3)
     assert not loading._can_fork(10_000)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="parallel loading needs os.fork")
+def test_cache_bytes_from_the_child_equal_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = make_sources(tmp_path / "r", 30)
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loading.threading, "active_count", lambda: 1)
+    parent = os.getpid()
+    _, theirs = loading.split(sources)
+    assert theirs  # the child has work
+    results = loading._load_parallel(sources, caching=True)
+    for index, (plugin, sig, data) in enumerate(results):
+        if plugin is None:
+            assert data is None
+            continue
+        assert data is not None and sig == source_signature(sources[index])
+        assert pickle.loads(data).to_json() == plugin.to_json()
+    assert os.getpid() == parent
+
+
+def test_split_follows_the_cost_of_each_source(tmp_path: Path) -> None:
+    sources = make_sources(tmp_path / "r", 300)
+    mine, theirs = loading.split(sources)
+    assert sorted(mine + theirs) == list(range(300))
+
+    def cost(indices: list[int]) -> int:
+        return sum(loading.SCRIPT_COST if sources[i].is_script else loading.FOLDER_COST for i in indices)
+
+    share = cost(theirs) / (cost(mine) + cost(theirs))
+    assert abs(share - loading.CHILD_SHARE) < 0.02

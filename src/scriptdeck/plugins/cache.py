@@ -6,6 +6,10 @@ path and is valid while the stat signature (name, size, mtime_ns) of every file 
 from is unchanged: the script file itself, or every file of a plugin folder. Results that
 needed the import fallback are never cached (they depend on files outside the plugin).
 
+On a cold cache the signatures and the pickled entries are made by whoever reads the plugin
+(loading.py: this process or its forked helper), not here: a miss for a path with no entry
+costs nothing in `lookup`, and `put_bytes` stores the helper's pickled plugin as it is.
+
 The cache lives in the data dir (`cache/discovery.pickle`) and is private to this user, like
 the plugins it describes; a cache that cannot be read is ignored and rebuilt.
 """
@@ -15,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 from scriptdeck.plugins.model import Plugin
@@ -26,26 +29,69 @@ _SKIP_DIRS = {"__pycache__", ".git"}
 Signature = tuple[tuple[str, int, int], ...]
 
 
-def signature(path: Path) -> Signature | None:
-    """The stat signature of a script file, or of every file under a plugin folder."""
+def script_signature(path: str) -> Signature | None:
+    """The stat signature of a script file (None when it cannot be stat'ed)."""
     try:
-        if path.is_file():
-            st = path.stat()
-            return (("", st.st_size, st.st_mtime_ns),)
-        entries: list[tuple[str, int, int]] = []
-        for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-            for name in sorted(files):
-                full = os.path.join(folder, name)
-                st = os.stat(full)
-                entries.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
-        return tuple(entries)
+        st = os.stat(path)
     except OSError:
         return None
+    return (("", st.st_size, st.st_mtime_ns),)
+
+
+def folder_signature(path: str) -> Signature | None:
+    """The stat signature of every file under a plugin folder, in `os.walk` order.
+
+    Same entries as a sorted, top-down `os.walk` that skips `_SKIP_DIRS` and does not follow
+    links to folders, but from `os.scandir` entries: no path objects, no `relpath` per file.
+    """
+    entries: list[tuple[str, int, int]] = []
+    try:
+        _walk(path, "", entries)
+    except OSError:  # a file that vanished or cannot be stat'ed: no signature, no caching
+        return None
+    return tuple(entries)
+
+
+def _walk(folder: str, rel: str, entries: list[tuple[str, int, int]]) -> None:
+    try:
+        with os.scandir(folder) as it:
+            items = list(it)
+    except OSError:  # os.walk skips folders it cannot list; so does the signature
+        return
+    files: list[os.DirEntry[str]] = []
+    dirs: list[str] = []
+    for entry in items:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            dirs.append(entry.name)
+        else:
+            files.append(entry)
+    files.sort(key=lambda e: e.name)
+    for entry in files:
+        st = entry.stat()  # follows links, like os.stat
+        entries.append((rel + entry.name, st.st_size, st.st_mtime_ns))
+    for name in sorted(dirs):
+        if name in _SKIP_DIRS:
+            continue
+        sub = os.path.join(folder, name)
+        if os.path.islink(sub):  # os.walk(followlinks=False) lists it but does not enter it
+            continue
+        _walk(sub, rel + name + os.sep, entries)
+
+
+def signature(path: Path | str, is_script: bool | None = None) -> Signature | None:
+    """The stat signature of a script file, or of every file under a plugin folder."""
+    text = os.fspath(path)
+    if is_script is None:
+        is_script = os.path.isfile(text)
+    return script_signature(text) if is_script else folder_signature(text)
 
 
 class DiscoveryCache:
-    """Load once, `get`/`put` during discovery, `save` once (atomically) if anything changed."""
+    """Load once, `lookup`/`put` during discovery, `save` once (atomically) if anything changed."""
 
     def __init__(self, file: Path) -> None:
         self.file = file
@@ -60,10 +106,24 @@ class DiscoveryCache:
         except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
             self._entries = {}
 
-    def get(self, path: Path, root: Path) -> tuple[Plugin, Signature] | tuple[None, Signature | None]:
+    def has(self, key: str) -> bool:
+        return key in self._entries
+
+    def lookup(
+        self, path: Path, root: Path, is_script: bool | None = None
+    ) -> tuple[Plugin, Signature] | tuple[None, Signature | None]:
+        """Like `get`, but a path with no entry returns (None, None) without any stat call:
+        its signature is then computed by whoever reads the plugin."""
+        if str(path) not in self._entries:
+            return None, None
+        return self.get(path, root, is_script)
+
+    def get(
+        self, path: Path, root: Path, is_script: bool | None = None
+    ) -> tuple[Plugin, Signature] | tuple[None, Signature | None]:
         """The cached plugin for `path` when its files are unchanged, and the current signature."""
         key = str(path)
-        current = signature(path)
+        current = signature(key, is_script)
         entry = self._entries.get(key)
         if entry is None or current is None or entry[0] != current:
             return None, current
@@ -79,8 +139,13 @@ class DiscoveryCache:
     def put(self, plugin: Plugin, current: Signature | None) -> None:
         if current is None:
             return
-        key = str(plugin.path)
-        self._entries[key] = (current, pickle.dumps(plugin, protocol=pickle.HIGHEST_PROTOCOL))
+        self.put_bytes(str(plugin.path), current, pickle.dumps(plugin, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def put_bytes(self, key: str, current: Signature | None, data: bytes) -> None:
+        """Store an already pickled plugin (`current` must be taken before its files were read)."""
+        if current is None:
+            return
+        self._entries[key] = (current, data)
         self._used.add(key)
         self._dirty = True
 
@@ -88,6 +153,8 @@ class DiscoveryCache:
         """Write the entries used by this discovery (forgetting plugins that went away)."""
         if not self._dirty and self._used == set(self._entries):
             return
+        import tempfile  # only when something changed: it costs a few ms to import
+
         entries = {k: v for k, v in self._entries.items() if k in self._used}
         with contextlib.suppress(OSError):
             self.file.parent.mkdir(parents=True, exist_ok=True)

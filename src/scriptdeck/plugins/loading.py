@@ -1,10 +1,15 @@
 """Loading many plugin sources: reuse the cache, and read the rest on both cores.
 
 Reading a plugin is pure CPU (JSON, `ast`), so on a machine with several cores a large
-cold discovery is split with a forked child: it reads every other source and sends the
-plugins back pickled. Forking is only done from a single-threaded process (a fork while
+cold discovery is split with a forked child: it reads its share of the sources and sends
+the plugins back pickled. Forking is only done from a single-threaded process (a fork while
 other threads hold locks can deadlock the child), where `os.fork` exists, and for enough
 sources to repay it; anything that goes wrong in the child is read again in this process.
+
+When a cache is used, whoever reads a source also takes its stat signature (before reading
+it, so a change made meanwhile invalidates the entry) and pickles the plugin for the cache:
+the child's pickles are stored as they are and unpickled once here, so a cold discovery
+does neither a stat walk nor a pickling pass of its own after the split.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scriptdeck.plugins.cache import DiscoveryCache, Signature
+from scriptdeck.plugins.cache import DiscoveryCache, Signature, folder_signature, script_signature
 from scriptdeck.plugins.manifest import load_manifest
 from scriptdeck.plugins.model import Plugin
 from scriptdeck.plugins.scriptfile import load_script_files
 
 PARALLEL_MIN = 200  # below this a fork (~5 ms) and the pickling cost more than they save
+# Relative cost of reading a source (measured: a script file's `ast` pass costs about 1.5x a
+# plugin folder's JSON + module check), used to split the work evenly.
+SCRIPT_COST, FOLDER_COST = 3, 2
+# The child's share of the work: after the split this process still unpickles the child's
+# plugins, so the child takes a little more than half.
+CHILD_SHARE = 0.55
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,12 @@ class Source:
     is_script: bool
 
 
+# What reading one source gives: the plugin (None: a `.py` file that is no script), its
+# signature taken before reading it (None when not caching or not stat-able), and the plugin
+# pickled for the cache (None when not caching or not cacheable).
+Loaded = tuple[Plugin | None, Signature | None, bytes | None]
+
+
 def load_sources(sources: Sequence[Source], cache: DiscoveryCache | None = None) -> list[Plugin | None]:
     """One entry per source, in order: its Plugin, or None for a `.py` file that is no script."""
     out: list[Plugin | None] = [None] * len(sources)
@@ -41,21 +58,37 @@ def load_sources(sources: Sequence[Source], cache: DiscoveryCache | None = None)
     known: dict[int, Signature | None] = {}
     for index, source in enumerate(sources):
         if cache is not None:
-            plugin, current = cache.get(source.path, source.root)
+            # No stat call for a path the cache has never seen: the loader takes its signature.
+            plugin, current = cache.lookup(source.path, source.root, source.is_script)
             if plugin is not None:
                 out[index] = plugin
                 continue
-            known[index] = current
+            if current is not None:
+                known[index] = current
         misses.append(index)
-    loaded = _load_parallel([sources[i] for i in misses])
-    for index, plugin in zip(misses, loaded, strict=True):
+    caching = cache is not None
+    loaded = _load_parallel([sources[i] for i in misses], caching, [known.get(i) for i in misses])
+    for index, (plugin, current, data) in zip(misses, loaded, strict=True):
         out[index] = plugin
-        if cache is not None and plugin is not None and plugin.cacheable:
-            cache.put(plugin, known.get(index))
+        if cache is not None and plugin is not None and data is not None:
+            cache.put_bytes(str(sources[index].path), current, data)
     return out
 
 
-def _load_batch(sources: Sequence[Source]) -> list[Plugin | None]:
+def source_signature(source: Source) -> Signature | None:
+    path = str(source.path)
+    return script_signature(path) if source.is_script else folder_signature(path)
+
+
+def _load_batch(
+    sources: Sequence[Source], caching: bool = False, known: Sequence[Signature | None] | None = None
+) -> list[Loaded]:
+    signatures: list[Signature | None] = [None] * len(sources)
+    if caching:
+        # Taken before any file is read: a file changed while it is read gets a new signature.
+        for index, source in enumerate(sources):
+            sig = known[index] if known is not None else None
+            signatures[index] = sig if sig is not None else source_signature(source)
     results: list[Plugin | None] = [None] * len(sources)
     scripts_by_root: dict[Path, list[int]] = {}
     for index, source in enumerate(sources):
@@ -68,7 +101,13 @@ def _load_batch(sources: Sequence[Source]) -> list[Plugin | None]:
         plugins = load_script_files([sources[i].path for i in indices], root)
         for index, plugin in zip(indices, plugins, strict=True):
             results[index] = plugin
-    return results
+    out: list[Loaded] = []
+    for plugin, sig in zip(results, signatures, strict=True):
+        data = None
+        if caching and sig is not None and plugin is not None and plugin.cacheable:
+            data = pickle.dumps(plugin, protocol=pickle.HIGHEST_PROTOCOL)
+        out.append((plugin, sig, data))
+    return out
 
 
 def _can_fork(count: int) -> bool:
@@ -80,37 +119,79 @@ def _can_fork(count: int) -> bool:
     )
 
 
-def _load_parallel(sources: Sequence[Source]) -> list[Plugin | None]:
+def split(sources: Sequence[Source], child_share: float = CHILD_SHARE) -> tuple[list[int], list[int]]:
+    """Indices for this process and for the child, each source to the side less loaded so far."""
+    mine: list[int] = []
+    theirs: list[int] = []
+    my_cost = their_cost = 0.0
+    for index, source in enumerate(sources):
+        cost = SCRIPT_COST if source.is_script else FOLDER_COST
+        if (their_cost + cost) / child_share <= (my_cost + cost) / (1 - child_share):
+            theirs.append(index)
+            their_cost += cost
+        else:
+            mine.append(index)
+            my_cost += cost
+    return mine, theirs
+
+
+def _load_parallel(
+    sources: Sequence[Source], caching: bool = False, known: Sequence[Signature | None] | None = None
+) -> list[Loaded]:
+    known = list(known) if known is not None else [None] * len(sources)
     if not _can_fork(len(sources)):
-        return _load_batch(sources)
-    # Interleaved halves: plugin folders and script files cost differently and come in runs.
-    mine, theirs = list(sources[0::2]), list(sources[1::2])
+        return _load_batch(sources, caching, known)
+    mine, theirs = split(sources)
+    their_sources = [sources[i] for i in theirs]
+    their_known = [known[i] for i in theirs]
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: read its half, send it back, leave without any cleanup of the parent's
+    if pid == 0:  # the child: read its share, send it back, leave without any cleanup of the parent's
         status = 1
         try:
             os.close(read_fd)
-            data = pickle.dumps(_load_batch(theirs), protocol=pickle.HIGHEST_PROTOCOL)
+            # Each plugin pickled on its own: the parent keeps these bytes as the cache entries.
+            # With no cache wanted, the bytes are still how the plugin travels.
+            batch = _load_batch(their_sources, caching, their_known)
+            message = [
+                (sig, data if data is not None else pickle.dumps(plugin, protocol=pickle.HIGHEST_PROTOCOL), data is not None)
+                for plugin, sig, data in batch
+            ]
+            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(data)
+                pipe.write(payload)
             status = 0
         finally:
             os._exit(status)
     os.close(write_fd)
     try:
-        my_results = _load_batch(mine)
+        my_results = _load_batch([sources[i] for i in mine], caching, [known[i] for i in mine])
     finally:
         with os.fdopen(read_fd, "rb") as pipe:
-            data = pipe.read()
+            payload = pipe.read()
         _, wait_status = os.waitpid(pid, 0)
-    their_results: list[Plugin | None] | None = None
-    if os.waitstatus_to_exitcode(wait_status) == 0:
-        with contextlib.suppress(Exception):
-            their_results = pickle.loads(data)
-    if their_results is None or len(their_results) != len(theirs):
-        their_results = _load_batch(theirs)
-    merged: list[Plugin | None] = []
-    for index in range(len(sources)):
-        merged.append(my_results[index // 2] if index % 2 == 0 else their_results[index // 2])
-    return merged
+    their_results = _receive(payload, len(theirs)) if os.waitstatus_to_exitcode(wait_status) == 0 else None
+    if their_results is None:
+        their_results = _load_batch(their_sources, caching, their_known)
+    merged: list[Loaded | None] = [None] * len(sources)
+    for index, result in zip(mine, my_results, strict=True):
+        merged[index] = result
+    for index, result in zip(theirs, their_results, strict=True):
+        merged[index] = result
+    return [result for result in merged if result is not None]
+
+
+def _receive(payload: bytes, count: int) -> list[Loaded] | None:
+    """The child's results, or None when its message is not what it should be."""
+    with contextlib.suppress(Exception):
+        message = pickle.loads(payload)
+        if not isinstance(message, list) or len(message) != count:
+            return None
+        out: list[Loaded] = []
+        for sig, data, cached in message:
+            plugin = pickle.loads(data)
+            if plugin is not None and not isinstance(plugin, Plugin):
+                return None
+            out.append((plugin, sig, data if cached else None))
+        return out
+    return None
