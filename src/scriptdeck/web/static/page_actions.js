@@ -28,7 +28,17 @@ export function actionsPage(root, app) {
   function renderRuns() {
     clear(runs, h("h2", {}, "Recent actions"), mine.length ? h("table", { class: "tbl" }, h("tbody", {}, mine.slice(-8).reverse().map((r) =>
       h("tr", {}, h("td", { text: r.title || r.service }), h("td", {}, h("span", { class: `pill ${r.state}`, text: r.state })),
-        h("td", { class: "small muted", text: r.error || (r.progress != null && r.state === "running" ? `${Math.round(r.progress * 100)}%` : "") }))))) : h("p", { class: "muted small", text: "Actions you run appear here." }));
+        h("td", { class: "small muted" }, progressCell(r)))))) : h("p", { class: "muted small", text: "Actions you run appear here." }));
+  }
+
+  // A running action with reported progress shows a bar (import_export.progress / progress_max_changed).
+  function progressCell(r) {
+    if (r.error) return r.error;
+    if (r.state !== "running") return "";
+    if (r.progress == null) return h("div", { class: "progress indeterminate", role: "progressbar" }, h("div"));
+    const pct = Math.max(0, Math.min(100, Math.round(r.progress * 100)));
+    return h("div", { class: "progress", role: "progressbar", "aria-valuenow": String(pct), title: `${pct}%` },
+      h("div", { style: `width:${pct}%` }));
   }
 
   async function openDialog(s) {
