@@ -23,7 +23,15 @@ def store(args: argparse.Namespace) -> SettingsStore:
     return SettingsStore(data_path(args) / DB_NAME)
 
 
+def disabled_ids(args: argparse.Namespace) -> set[str]:
+    """The disabled plugin ids; with no database yet there are none (and nothing to open)."""
+    db = data_path(args) / DB_NAME
+    if not db.exists():
+        return set()
+    return SettingsStore(db).disabled_ids()
+
+
 def registry(args: argparse.Namespace, settings: SettingsStore | None = None) -> Registry:
-    disabled = settings.disabled_ids() if settings is not None else store(args).disabled_ids()
+    disabled = settings.disabled_ids() if settings is not None else disabled_ids(args)
     cache = DiscoveryCache(data_path(args) / "cache" / "discovery.pickle")
     return Registry.discover(roots(args), disabled, cache)

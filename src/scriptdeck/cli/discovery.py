@@ -13,7 +13,6 @@ from scriptdeck.errors import SettingsError, UnknownServiceError
 from scriptdeck.plugins.manifest import load_manifest
 from scriptdeck.plugins.model import Plugin, PluginStatus, Service
 from scriptdeck.plugins.registry import Registry
-from scriptdeck.plugins.schema import manifest_json_schema
 from scriptdeck.plugins.scriptfile import load_script_files
 from scriptdeck.plugins.searchpath import Root
 from scriptdeck.settings.fields import describe
@@ -115,6 +114,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from scriptdeck.plugins.schema import manifest_json_schema  # only this command needs it
+
     sys.stdout.write(json.dumps(manifest_json_schema(), indent=2) + "\n")
     return 0
 

@@ -14,18 +14,21 @@ from __future__ import annotations
 import ast
 import json
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scriptdeck.plugins._scriptast import CallableFacts, Params, ScriptFacts, read_facts
 from scriptdeck.plugins.model import Plugin, PluginStatus, ScriptRef, Service, ServiceKind
 from scriptdeck.settings.fields import describe, parse_schema
+
+if TYPE_CHECKING:
+    import subprocess
+
+# subprocess, signal and concurrent.futures (which pulls in logging) are imported only by the
+# import fallback: discovery of literal scripts, the common case, never needs them.
 
 __all__ = ["IMPORT_TIMEOUT", "MAX_PARALLEL_IMPORTS", "load_script_file", "load_script_files"]
 
@@ -76,6 +79,8 @@ def load_script_files(
     pending = [item for item in staged if isinstance(item, _Pending)]
     imported: dict[int, ScriptFacts | str] = {}
     if pending:
+        from concurrent.futures import ThreadPoolExecutor
+
         workers = min(len(pending), MAX_PARALLEL_IMPORTS)
         with ThreadPoolExecutor(workers, thread_name_prefix="scriptdeck-probe") as pool:
             results = pool.map(lambda item: _import_facts(item.path, item.unknown, timeout), pending)
@@ -279,6 +284,9 @@ def _import_facts(path: Path, unknown: list[str], timeout: float) -> ScriptFacts
     """Import `path` in a child process and read its magic variables; a message when that fails."""
     plural = "are" if len(unknown) > 1 else "is"
     why = f"importing the file (needed because {', '.join(unknown)} {plural} not literal)"
+    import signal
+    import subprocess
+
     command = [sys.executable, "-I", "-B", str(_PROBE), str(path), _OPAQUE]
     try:
         child = subprocess.Popen(
@@ -312,6 +320,9 @@ def _import_facts(path: Path, unknown: list[str], timeout: float) -> ScriptFacts
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
+    import signal
+    import subprocess
+
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

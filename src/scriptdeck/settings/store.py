@@ -8,12 +8,14 @@ write. Other modules (run history) keep their own tables in the same file.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
 
 DB_NAME = "scriptdeck.sqlite3"
 
@@ -34,6 +36,8 @@ CREATE TABLE IF NOT EXISTS plugin_state (
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open the database with the settings every module of scriptdeck relies on."""
+    import sqlite3  # here: `scriptdeck list` on a fresh data dir never needs it (a few ms to import)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
