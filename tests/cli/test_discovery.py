@@ -104,3 +104,11 @@ def test_enable_disable(tmp_path: Path, plugins: Path, capsys: pytest.CaptureFix
     assert json.loads(out[out.index("{") :])["plugins"][0]["status"] == "disabled"
     assert run(tmp_path, plugins, "enable", "Tool") == 0
     assert run(tmp_path, plugins, "disable", "Nope") == 2
+
+
+def test_list_on_a_fresh_data_dir_opens_no_settings_database(tmp_path: Path) -> None:
+    from scriptdeck.settings.store import DB_NAME
+
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "--no-examples", "list", "--json"]) == 0
+    assert not (data / DB_NAME).exists()  # nothing is disabled before the database exists

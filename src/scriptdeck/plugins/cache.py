@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import time
 from pathlib import Path
 
 from scriptdeck.plugins.model import Plugin
@@ -153,12 +154,13 @@ class DiscoveryCache:
         """Write the entries used by this discovery (forgetting plugins that went away)."""
         if not self._dirty and self._used == set(self._entries):
             return
-        import tempfile  # only when something changed: it costs a few ms to import
-
         entries = {k: v for k, v in self._entries.items() if k in self._used}
         with contextlib.suppress(OSError):
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".discovery-")
+            # A name of our own, created exclusively and private (like tempfile.mkstemp, whose
+            # import costs more than this whole write).
+            tmp = os.path.join(self.file.parent, f".discovery-{os.getpid()}-{time.monotonic_ns()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     pickle.dump((FORMAT, entries), fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scriptdeck.plugins.cache import DiscoveryCache, Signature, folder_signature, script_signature
-from scriptdeck.plugins.manifest import load_manifest
+from scriptdeck.plugins.manifest import load_manifest, shared_resolution
 from scriptdeck.plugins.model import Plugin
 from scriptdeck.plugins.scriptfile import load_script_files
 
@@ -31,9 +31,9 @@ PARALLEL_MIN = 200  # below this a fork (~5 ms) and the pickling cost more than 
 # Relative cost of reading a source (measured: a script file's `ast` pass costs about 1.5x a
 # plugin folder's JSON + module check), used to split the work evenly.
 SCRIPT_COST, FOLDER_COST = 3, 2
-# The child's share of the work: after the split this process still unpickles the child's
-# plugins, so the child takes a little more than half.
-CHILD_SHARE = 0.55
+# The child's share of the work. Half: the child pays for the fork (copy-on-write faults) and
+# for sending its plugins about as much as this process pays for unpickling them (measured).
+CHILD_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,12 @@ def _load_batch(
             signatures[index] = sig if sig is not None else source_signature(source)
     results: list[Plugin | None] = [None] * len(sources)
     scripts_by_root: dict[Path, list[int]] = {}
-    for index, source in enumerate(sources):
-        if source.is_script:
-            scripts_by_root.setdefault(source.root, []).append(index)
-        else:
-            results[index] = load_manifest(source.path, source.root)
+    with shared_resolution():
+        for index, source in enumerate(sources):
+            if source.is_script:
+                scripts_by_root.setdefault(source.root, []).append(index)
+            else:
+                results[index] = load_manifest(source.path, source.root)
     for root, indices in scripts_by_root.items():
         # One call per root: the import fallbacks of its files run in parallel.
         plugins = load_script_files([sources[i].path for i in indices], root)

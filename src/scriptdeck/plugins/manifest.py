@@ -12,6 +12,10 @@ plugin keeps its other services. A plugin left with no service at all is an erro
 from __future__ import annotations
 
 import json
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,49 @@ def load_manifest(folder: Path, root: Path) -> Plugin:
     if plugin.errors:
         plugin.status = PluginStatus.ERROR
     return plugin
+
+
+# Real paths of folders, shared by the plugins of one batch (see `shared_resolution`).
+_real_dirs: dict[str, str] | None = None
+
+
+@contextmanager
+def shared_resolution() -> Iterator[None]:
+    """While loading a batch, resolve each root once instead of once per plugin file.
+
+    `Path.resolve()` checks every component of the path (about 30 us for a plugin's module);
+    within a batch a plugin folder or module that is not itself a link resolves to its
+    parent's real path plus its name, and the parent (the root) is resolved only once. Outside
+    a batch nothing is remembered, so a long-running process sees links that appear later.
+    """
+    global _real_dirs
+    previous = _real_dirs
+    if previous is None:
+        _real_dirs = {}
+    try:
+        yield
+    finally:
+        _real_dirs = previous
+
+
+def _resolve(path: Path) -> Path:
+    """`path.resolve()`, faster inside `shared_resolution` when the last component is no link."""
+    dirs = _real_dirs
+    if dirs is None:
+        return path.resolve()
+    text = os.fspath(path)
+    head, name = os.path.split(text)
+    if not head or name in ("", ".", "..") or not os.path.isabs(text):
+        return path.resolve()
+    try:
+        if stat.S_ISLNK(os.lstat(text).st_mode):
+            return path.resolve()
+    except OSError:  # missing, a loop, a name too long: let resolve() decide as it always did
+        return path.resolve()
+    real_head = dirs.get(head)
+    if real_head is None:
+        real_head = dirs[head] = os.path.realpath(head)
+    return Path(os.path.join(real_head, name))
 
 
 class _NotJson(ValueError):
@@ -144,7 +191,7 @@ class _Loader:
         self.top = _Problems()
         self._modules: dict[Path, ModuleFacts | str] = {}
         try:
-            self._real = folder.resolve()
+            self._real = _resolve(folder)
         except (OSError, ValueError, RuntimeError):
             self._real = folder.absolute()
 
@@ -447,7 +494,7 @@ class _Loader:
             out.error(where, f"{describe(module)} not found: no {module}.py or {module}/__init__.py in the plugin folder")
             return module, None
         try:
-            real = file.resolve()
+            real = _resolve(file)
         except (OSError, RuntimeError):
             real = file
         if not real.is_relative_to(self._real):
