@@ -7,6 +7,7 @@ readline() that may return without "\\n", "Resend:N" without a space, "wait" lin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -57,10 +58,24 @@ class _Settings:
         return self.folder
 
 
+class _Executed:
+    """Stands in for VirtualPrinter.command_regex: records every command it is about to execute."""
+
+    def __init__(self, regex: Any) -> None:
+        self.regex = regex
+        self.commands: list[str] = []
+
+    def match(self, data: str) -> Any:
+        self.commands.append(data.strip())
+        return self.regex.match(data)
+
+
 def test_automation_run_against_octoprint_virtual_printer(tmp_path, monkeypatch) -> None:
     from octoprint.plugins.virtual_printer import virtual
 
     monkeypatch.setattr(virtual, "plugin_manager", lambda: type("PM", (), {"get_hooks": lambda self, n: {}})())
+    executed = _Executed(virtual.VirtualPrinter.command_regex)
+    monkeypatch.setattr(virtual.VirtualPrinter, "command_regex", executed)
     settings = _Settings()
     settings.folder = str(tmp_path)
     (tmp_path / "sd").mkdir()
@@ -68,7 +83,15 @@ def test_automation_run_against_octoprint_virtual_printer(tmp_path, monkeypatch)
     machine = Machine("octoprint-virtual", flow="pingpong", rx_size=64, ack_timeout=10, temp_interval=0,
                       transport_factory=lambda url: SerialObjectTransport(vp, "octoprint VirtualPrinter",
                                                                           use_readline=True))
+    sent: dict[int, str] = {}
+
+    def record(direction: str, text: str) -> None:
+        match = re.match(r"N(\d+) (.*)\*\d+$", text)
+        if direction == "out" and match:
+            sent.setdefault(int(match.group(1)), match.group(2))
+
     try:
+        machine.add_line_listener(record)
         machine.connect()
         lease = machine.lease("peer script")
         g = make_g(LeasePort(lease))
@@ -79,9 +102,18 @@ def test_automation_run_against_octoprint_virtual_printer(tmp_path, monkeypatch)
         pos = g._p.current_position()
         g.teardown()
         lease.release()
-        # The run completes through all four injected errors. Known gap: the final position
-        # reported is not always the last move's (see docs/machines.md, "peer test").
-        assert set(pos) >= {"X", "Y", "Z"}
     finally:
         machine.disconnect()
         vp.close()
+    assert set(pos) >= {"X", "Y", "Z"}
+    # Every numbered line reached the firmware's command handler once, in order, through all four
+    # injected errors — except line 105: VirtualPrinter's own "resend_with_timeout" fault moves its
+    # line counter past 105 without executing it, and then rejects 105 as a duplicate, so no host
+    # (OctoPrint included) can get that line executed. (Its M114 is no reference either: it applies
+    # G90/G91 when they arrive but moves later, so reported positions drift even with no errors.)
+    # (The position query sent when the lease ends may or may not arrive before the disconnect.)
+    def script(commands: list[str]) -> list[str]:
+        return [c for c in commands if c.startswith(("G90", "G91", "G1 ", "M105"))]
+
+    assert script(executed.commands) == script([sent[n] for n in sorted(sent) if n != 105])
+    assert len(script(executed.commands)) == 1 + 3 * 140 + 1 - 1  # G90, 140 x (G90, G1, G91), M105; less 105
