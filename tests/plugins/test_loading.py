@@ -118,3 +118,18 @@ def test_split_follows_the_cost_of_each_source(tmp_path: Path) -> None:
 
     share = cost(theirs) / (cost(mine) + cost(theirs))
     assert abs(share - loading.CHILD_SHARE) < 0.02
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="parallel loading needs os.fork")
+def test_the_child_streams_its_share_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = make_sources(tmp_path / "r", 30)
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(loading, "CHUNK", 2)  # many messages, in an order unlike the sources'
+    monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loading.threading, "active_count", lambda: 1)
+    pieces = loading._chunks(sources)
+    assert all(sources[i].is_script for i in pieces[0])  # one piece: fallbacks still run together
+    assert sorted(i for piece in pieces for i in piece) == list(range(30))
+    parallel = load_sources(sources)
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 10**9)
+    assert as_json(parallel) == as_json(load_sources(sources))

@@ -2,7 +2,8 @@
 
 Reading a plugin is pure CPU (JSON, `ast`), so on a machine with several cores a large
 cold discovery is split with a forked child: it reads its share of the sources and sends
-the plugins back pickled. Forking is only done from a single-threaded process (a fork while
+the plugins back pickled, piece by piece, so that this process unpickles most of them while
+the child is still reading. Forking is only done from a single-threaded process (a fork while
 other threads hold locks can deadlock the child), where `os.fork` exists, and for enough
 sources to repay it; anything that goes wrong in the child is read again in this process.
 
@@ -21,6 +22,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: no fork either
+    fcntl = None  # type: ignore[assignment]
 
 from scriptdeck.plugins.cache import DiscoveryCache, Signature, folder_signature, script_signature
 from scriptdeck.plugins.manifest import load_manifest, shared_resolution
@@ -146,32 +153,33 @@ def _load_parallel(
     their_sources = [sources[i] for i in theirs]
     their_known = [known[i] for i in theirs]
     read_fd, write_fd = os.pipe()
+    _widen(write_fd)
     pid = os.fork()
     if pid == 0:  # the child: read its share, send it back, leave without any cleanup of the parent's
         status = 1
         try:
             os.close(read_fd)
-            # Each plugin pickled on its own: the parent keeps these bytes as the cache entries.
-            # With no cache wanted, the bytes are still how the plugin travels.
-            batch = _load_batch(their_sources, caching, their_known)
-            message = [
-                (sig, data if data is not None else pickle.dumps(plugin, protocol=pickle.HIGHEST_PROTOCOL), data is not None)
-                for plugin, sig, data in batch
-            ]
-            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(payload)
+            with os.fdopen(write_fd, "wb", buffering=0) as pipe:
+                _send_all(pipe, their_sources, caching, their_known)
             status = 0
         finally:
             os._exit(status)
     os.close(write_fd)
-    try:
-        my_results = _load_batch([sources[i] for i in mine], caching, [known[i] for i in mine])
-    finally:
-        with os.fdopen(read_fd, "rb") as pipe:
-            payload = pipe.read()
-        _, wait_status = os.waitpid(pid, 0)
-    their_results = _receive(payload, len(theirs)) if os.waitstatus_to_exitcode(wait_status) == 0 else None
+    their_results: list[Loaded] | None = None
+    with os.fdopen(read_fd, "rb") as pipe:
+        try:
+            my_results = _load_batch([sources[i] for i in mine], caching, [known[i] for i in mine])
+        except BaseException:
+            pipe.read()  # let the child finish writing before it is waited for
+            os.waitpid(pid, 0)
+            raise
+        # The child sent its first chunks while this process was busy: unpickling them now
+        # overlaps with the child reading its last ones.
+        their_results = _receive(pipe, len(theirs))
+        pipe.read()
+    _, wait_status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(wait_status) != 0:
+        their_results = None
     if their_results is None:
         their_results = _load_batch(their_sources, caching, their_known)
     merged: list[Loaded | None] = [None] * len(sources)
@@ -182,17 +190,57 @@ def _load_parallel(
     return [result for result in merged if result is not None]
 
 
-def _receive(payload: bytes, count: int) -> list[Loaded] | None:
-    """The child's results, or None when its message is not what it should be."""
+CHUNK = 48  # plugin folders per message after the child's script files (the last one is the tail)
+
+
+def _chunks(sources: Sequence[Source]) -> list[list[int]]:
+    """The child's work in the order it sends it: all script files in one piece (so their import
+    fallbacks still run in parallel and hanging files cost one time limit), then folders in
+    small pieces, so what the parent still unpickles after the child is done is small."""
+    scripts = [i for i, source in enumerate(sources) if source.is_script]
+    folders = [i for i, source in enumerate(sources) if not source.is_script]
+    pieces = [scripts] if scripts else []
+    pieces += [folders[i : i + CHUNK] for i in range(0, len(folders), CHUNK)]
+    return pieces
+
+
+def _send_all(pipe: BinaryIO, sources: Sequence[Source], caching: bool, known: Sequence[Signature | None]) -> None:
+    for piece in _chunks(sources):
+        batch = _load_batch([sources[i] for i in piece], caching, [known[i] for i in piece])
+        # Each plugin pickled on its own: the parent keeps these bytes as the cache entries.
+        # With no cache wanted, the bytes are still how the plugin travels.
+        message = [
+            (index, sig, data if data is not None else pickle.dumps(plugin, protocol=pickle.HIGHEST_PROTOCOL), data is not None)
+            for index, (plugin, sig, data) in zip(piece, batch, strict=True)
+        ]
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        pipe.write(len(payload).to_bytes(8, "little") + payload)
+
+
+def _receive(pipe: BinaryIO, count: int) -> list[Loaded] | None:
+    """The child's results, or None when its messages are not what they should be."""
+    out: list[Loaded | None] = [None] * count
+    received = 0
     with contextlib.suppress(Exception):
-        message = pickle.loads(payload)
-        if not isinstance(message, list) or len(message) != count:
-            return None
-        out: list[Loaded] = []
-        for sig, data, cached in message:
-            plugin = pickle.loads(data)
-            if plugin is not None and not isinstance(plugin, Plugin):
+        while received < count:
+            header = pipe.read(8)
+            if len(header) != 8:
                 return None
-            out.append((plugin, sig, data if cached else None))
-        return out
+            payload = pipe.read(int.from_bytes(header, "little"))
+            for index, sig, data, cached in pickle.loads(payload):
+                plugin = pickle.loads(data)
+                if plugin is not None and not isinstance(plugin, Plugin):
+                    return None
+                if out[index] is None:
+                    received += 1
+                out[index] = (plugin, sig, data if cached else None)
+        return [item for item in out if item is not None]
     return None
+
+
+def _widen(fd: int) -> None:
+    """Make the pipe hold a whole share (Linux): the child never waits for this process to read."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, set_size, 1 << 20)

@@ -111,7 +111,9 @@ def _resolve(path: Path) -> Path:
     real_head = dirs.get(head)
     if real_head is None:
         real_head = dirs[head] = os.path.realpath(head)
-    return Path(os.path.join(real_head, name))
+    # Remembered too: a plugin folder resolved here is the head of its module's path.
+    real = dirs[text] = os.path.join(real_head, name)
+    return Path(real)
 
 
 class _NotJson(ValueError):

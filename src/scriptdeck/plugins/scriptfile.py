@@ -75,7 +75,9 @@ def load_script_files(
     to `import_timeout` seconds (default IMPORT_TIMEOUT).
     """
     timeout = IMPORT_TIMEOUT if import_timeout is None else import_timeout
-    staged: list[Plugin | _Pending | None] = [_read(Path(path), root) for path in paths]
+    staged: list[Plugin | _Pending | None] = [
+        _read(path if isinstance(path, Path) else Path(path), root) for path in paths
+    ]
     pending = [item for item in staged if isinstance(item, _Pending)]
     imported: dict[int, ScriptFacts | str] = {}
     if pending:
