@@ -133,3 +133,18 @@ def test_the_child_streams_its_share_in_pieces(tmp_path: Path, monkeypatch: pyte
     parallel = load_sources(sources)
     monkeypatch.setattr(loading, "PARALLEL_MIN", 10**9)
     assert as_json(parallel) == as_json(load_sources(sources))
+
+
+def test_loading_restores_the_cyclic_collector(tmp_path: Path) -> None:
+    import gc
+
+    sources = make_sources(tmp_path / "r", 6)
+    assert gc.isenabled()
+    load_sources(sources)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_sources(sources)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
