@@ -110,3 +110,27 @@ def test_seed_000_style_script_moves_the_printer(pty_printer, machine_factory) -
     lease.release()
     assert ok and store == {"last_side": 10.0}
     assert p.firmware.pos["X"] == 0.0 and p.firmware.pos["Y"] == 20.0
+
+
+@pytest.mark.timeout(30)
+def test_mecode_on_its_own_connects_to_the_virtual_printer(pty_printer) -> None:
+    """Any host, not only scriptdeck: mecode's Printer waits for an 'ok' before it sends a line."""
+    from mecode import G
+
+    p = pty_printer(greet_ok=True)
+    g = G(direct_write=True, direct_write_mode="serial", printer_port=p.path, baudrate=115200,
+          setup=False, print_lines=False)
+    try:
+        g.write("G28")
+        g.abs_move(x=10, y=20)
+        assert g.write("M114", resp_needed=True).startswith("X:10.00 Y:20.00")
+    finally:
+        g.teardown()
+    assert p.firmware.pos["X"] == 10.0 and p.firmware.pos["Y"] == 20.0
+
+
+def test_scriptdeck_ignores_the_greeting_ok(pty_printer, machine_factory) -> None:
+    p = pty_printer(greet_ok=True)
+    m = machine_factory(p.path)
+    assert m.send("M114")[-1] == "ok"
+    assert m.firmware_info.get("FIRMWARE_NAME", "").startswith("Marlin")

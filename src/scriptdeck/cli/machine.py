@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
     p.add_argument("--advanced-ok", action="store_true", help="reply ok N<n> P<planner> B<buffer>")
     p.add_argument("--heat-rate", type=float, default=50.0, help="°C per second (default 50)")
     p.add_argument("--wait-ms", type=float, default=0.0, help="say 'wait' after this long idle (default 0 = never)")
+    p.add_argument("--no-greet-ok", dest="greet_ok", action="store_false",
+                   help="greet with 'start' only, like Marlin; by default an 'ok' follows, because mecode's "
+                        "Printer waits for one before sending anything")
     p.add_argument("--faults", default="", help="fault injection, e.g. checksum@5,drop@*100 (see docs/machines.md)")
     p.set_defaults(handler=cmd_virtual_printer)
 
@@ -43,6 +46,7 @@ def cmd_virtual_printer(args: argparse.Namespace) -> int:
         "buffer": str(args.buffer), "bufsize": str(args.bufsize), "rx_size": str(args.rx_size),
         "move_ms": str(args.move_ms), "advanced_ok": "1" if args.advanced_ok else "0",
         "heat_rate": str(args.heat_rate), "wait_ms": str(args.wait_ms), "faults": args.faults,
+        "greet_ok": "1" if args.greet_ok else "0",
     }
     try:
         options = VirtualOptions.from_query(query)

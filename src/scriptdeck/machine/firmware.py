@@ -92,6 +92,8 @@ class Firmware:
         if self.o.start:
             self.emit("start")
             self.emit("echo:Marlin 2.1.2 (scriptdeck virtual printer)")
+            if self.o.greet_ok:
+                self.emit("ok")
 
     def emit(self, text: str) -> None:
         self.out += text.encode() + b"\n"

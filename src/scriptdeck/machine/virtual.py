@@ -65,9 +65,13 @@ class VirtualOptions:
     report_ms: float = 1000.0  # temperature report interval while M109/M190 wait
     wait_ms: float = 0.0  # "wait" after this long idle (0 = never)
     start: bool = True  # greet with "start" when opened
+    # mecode's Printer.connect() waits for a reply containing "ok" before it sends anything; a
+    # Marlin that only says "start" leaves it waiting forever. greet_ok=1 ends the greeting with
+    # an "ok" (harmless to hosts that wait for "start" and then sync with M110).
+    greet_ok: bool = False
     faults: tuple[Fault, ...] = field(default_factory=tuple)
 
-    _BOOL: ClassVar[frozenset[str]] = frozenset({"advanced_ok", "start"})
+    _BOOL: ClassVar[frozenset[str]] = frozenset({"advanced_ok", "start", "greet_ok"})
     _FLOAT: ClassVar[frozenset[str]] = frozenset({"move_ms", "heat_rate", "ambient", "busy_ms", "report_ms", "wait_ms"})
 
     @classmethod
