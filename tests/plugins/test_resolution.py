@@ -31,3 +31,10 @@ def test_shared_resolution_equals_path_resolve(tmp_path: Path) -> None:
         assert manifest._real_dirs  # the roots were remembered...
     assert manifest._real_dirs is None  # ...for this batch only
     assert fast == [path.resolve() for path in cases]
+
+
+def test_inside_equals_is_relative_to() -> None:
+    base = Path("/a/b")
+    for path in ("/a/b", "/a/b/c.py", "/a/bc/d.py", "/a", "/x/a/b", "/a/b/c/d/e.py", "/"):
+        assert manifest._inside(Path(path), base) == Path(path).is_relative_to(base)
+    assert manifest._inside(Path("/anything"), Path("/"))

@@ -116,6 +116,15 @@ def _resolve(path: Path) -> Path:
     return Path(real)
 
 
+def _inside(path: Path, base: Path) -> bool:
+    """`path.is_relative_to(base)` without building a relative path (Python 3.11 does, and
+    parses `base` again); on POSIX that is a prefix test on the parts."""
+    if os.name != "posix":
+        return path.is_relative_to(base)
+    parts = base.parts
+    return path.parts[: len(parts)] == parts
+
+
 class _NotJson(ValueError):
     """NaN / Infinity: Python's json accepts them, JSON (and every editor) does not."""
 
@@ -499,7 +508,7 @@ class _Loader:
             real = _resolve(file)
         except (OSError, RuntimeError):
             real = file
-        if not real.is_relative_to(self._real):
+        if not _inside(real, self._real):
             out.error(where, f"{describe(module)} resolves to {real}, outside the plugin folder")
             return module, None
         if real not in self._modules:
