@@ -8,6 +8,7 @@ readline() that may return without "\\n", "Resend:N" without a space, "wait" lin
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -105,6 +106,11 @@ def test_automation_run_against_octoprint_virtual_printer(tmp_path, monkeypatch)
     finally:
         machine.disconnect()
         vp.close()
+        # Its buffer thread may die of the close (see pytestmark) up to 0.5 s later: wait for it
+        # here, or the warning lands in whichever test runs next.
+        for thread in threading.enumerate():
+            if thread.name.startswith("octoprint.plugins.virtual_printer."):
+                thread.join(2.0)
     assert set(pos) >= {"X", "Y", "Z"}
     # Every numbered line reached the firmware's command handler once, in order, through all four
     # injected errors — except line 105: VirtualPrinter's own "resend_with_timeout" fault moves its

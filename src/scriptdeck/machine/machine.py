@@ -409,7 +409,7 @@ class Lease:
         """Send ``line`` and return its reply lines (the last is the ``ok``)."""
         sender = self.machine.check_owner(self)
         self._note(line)
-        return sender.wait(sender.send(line), timeout)
+        return sender.request(line, timeout)
 
     def get_response(self, line: str, timeout: float | None = None) -> str:
         """mecode's shape: the reply lines joined, each ending in a newline."""

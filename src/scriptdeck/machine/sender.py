@@ -48,6 +48,8 @@ __all__ = ["Command", "Sender", "SenderConfig", "Stream"]
 EMERGENCY = ("M112", "M410", "M108")
 # Commands whose temperature report is their answer; any other report is an auto-report (M155).
 _TEMP_OWNERS = ("M105", "M109", "M190")
+# How long the reader thread leaves the port to callers after answering one (see Sender._park).
+PARK_S = 0.05
 
 
 class Sender:
@@ -57,7 +59,18 @@ class Sender:
         self.transport = transport
         self.config = config or SenderConfig()
         self.window = Window(self.config)
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        # The reader thread, parked, waits on its own condition (same lock): notifying the
+        # callers does not wake it.
+        self._unpark = threading.Condition(lock)
+        # The reading role: only its holder calls transport.read. The reader thread holds it
+        # except while parked (see _park); a waiting caller may take it then (see wait()).
+        self._reading = threading.Lock()
+        self._parked = False
+        self._claims = 0  # callers in request(): they read for themselves, do not unpark
+        self._resume = False  # a caller stopped reading with lines in flight: unpark
+        self._partial = b""  # the start of a reply line whose end has not come yet
         self._write_lock = threading.Lock()
         self._kick = False  # someone found the write lock taken: its holder takes again
         self._urgent: deque[Command] = deque()
@@ -75,6 +88,7 @@ class Sender:
         self.line_listeners: list[Callable[[str, str], None]] = []  # (direction "in"/"out", text)
         self.reply_listeners: list[Callable[[Reply], None]] = []  # replies carrying temperatures/position
         self.failure_listeners: list[Callable[[MachineError], None]] = []
+        self._gather: Callable[[int], None] | None = getattr(transport, "gather", None)
         self._reader = threading.Thread(target=self._read_loop, name="scriptdeck-reader", daemon=True)
 
     # public API ---------------------------------------------------------------------------
@@ -123,6 +137,23 @@ class Sender:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         raise AckTimeoutError(f"no acknowledgement for {cmd.text!r} within {timeout} s")
+                    if self._parked and self._reading.acquire(blocking=False):
+                        # The reader thread stepped aside: read for ourselves, sparing the
+                        # wake-up of a second thread (and its hand-off) on every round trip.
+                        self._cond.release()
+                        try:
+                            self._read_until(cmd, deadline)
+                        finally:
+                            self._reading.release()
+                            self._cond.acquire()
+                        if self._busy():
+                            # Lines in flight we no longer read for: the reader thread takes
+                            # them over, whoever else is in request().
+                            self._resume = True
+                            self._unpark.notify()
+                            if self._waiters > 1:
+                                self._cond.notify_all()
+                        continue
                     self._cond.wait(remaining)
             finally:
                 self._waiters -= 1
@@ -131,7 +162,16 @@ class Sender:
         return cmd.response
 
     def request(self, text: str, timeout: float | None = None, *, urgent: bool = False) -> list[str]:
-        return self.wait(self.send(text, urgent=urgent), timeout)
+        """Send ``text`` and wait for its reply lines; the caller may read them itself (see _park)."""
+        with self._cond:
+            self._claims += 1
+        try:
+            return self.wait(self.send(text, urgent=urgent), timeout)
+        finally:
+            with self._cond:
+                self._claims -= 1
+                if self._parked and not self._claims and self._busy():
+                    self._unpark.notify()
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until every queued line is acknowledged."""
@@ -194,6 +234,7 @@ class Sender:
             if self._stream is not None:
                 self._finish_stream(error)
             self._cond.notify_all()
+            self._unpark.notify()
         for fn in list(self.failure_listeners):
             with contextlib.suppress(Exception):
                 fn(error)
@@ -238,6 +279,8 @@ class Sender:
                 else:
                     w.push(cmd, fresh=False)
                     self._last_sent = cmd
+                    if self._parked:
+                        self._unpark.notify()
             if send:
                 self._write([cmd])
         if not send:
@@ -294,6 +337,8 @@ class Sender:
             self._last_sent = batch[-1]
             if self._waiters and len(self._normal) < self.config.max_queue:
                 self._cond.notify_all()
+            if self._parked and not self._claims:
+                self._unpark.notify()  # nobody would read these lines' replies
         return batch
 
     def _pump(self, batch: list[Command] | None = None) -> None:
@@ -345,47 +390,110 @@ class Sender:
 
     # internals: receiving ----------------------------------------------------------------
     def _read_loop(self) -> None:
-        read = self.transport.read
-        gather = getattr(self.transport, "gather", None)
-        monotonic = time.monotonic
         ack_timeout = self.config.ack_timeout
+        monotonic = time.monotonic
         w = self.window
-        partial = b""
+        reading = self._reading
+        reading.acquire()
         try:
             while self._failure is None:
-                # Idle, the read still wakes every ack_timeout: a line sent meanwhile starts its
-                # clock when it is sent (_take), and is checked at the latest one period later.
                 if self._wake:
                     self._wake = False
+                    if not self._busy():
+                        # A caller's reply came and nothing else is expected: its next request
+                        # is likely to follow at once, and it can read that reply itself.
+                        reading.release()
+                        try:
+                            self._park()
+                        finally:
+                            reading.acquire()
+                        continue
+                    # Waiters are woken just before the reader blocks again: woken in _handle,
+                    # they would only wait a second time, for the interpreter lock this thread holds.
                     with self._cond:
                         self._cond.notify_all()
+                # Idle, the read still wakes every ack_timeout: a line sent meanwhile starts its
+                # clock when it is sent (_take), and is checked at the latest one period later.
                 timeout = ack_timeout
                 if w.inflight:
                     timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
-                if gather is not None:
-                    # While the planner has a backlog and three lines are in flight, the next ok
-                    # alone sends nothing (Window.defer): sleep until a second one has come.
-                    gather(self._ok_len + 1 if w.backlog and len(w.inflight) > 2 and not self._waiters else 0)
-                data = read(timeout)
-                if not data:
-                    self._check_timeout()
-                    continue
-                self._last_rx = monotonic()
-                if partial:
-                    data = partial + data
-                    partial = b""
-                if data[-1:] != b"\n":
-                    cut = data.rfind(b"\n") + 1
-                    partial = data[cut:]
-                    if not cut:
-                        continue
-                    data = data[:cut]
-                self._handle(data)
+                self._read_step(timeout)
         except MachineError as exc:
             if not self._closing:
                 self.fail(exc)
         except Exception as exc:  # a bug here must not leave callers waiting forever
             self.fail(ProtocolError(f"reader stopped: {exc!r}"))
+        finally:
+            reading.release()
+
+    def _park(self) -> None:
+        """Step aside from the port for up to PARK_S, until lines need a reader nobody provides.
+
+        Bytes that come meanwhile (an auto-report) wait in the kernel's buffer, not lost.
+        """
+        deadline = time.monotonic() + PARK_S
+        with self._cond:
+            self._cond.notify_all()  # the waiter whose reply came
+            self._parked = True
+            try:
+                while self._failure is None and not self._resume and not (self._busy() and not self._claims):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._unpark.wait(remaining)
+            finally:
+                self._parked = False
+                self._resume = False
+
+    def _read_until(self, cmd: Command, deadline: float | None) -> None:
+        """A waiting caller holding the reading role: read until ``cmd`` is answered."""
+        ack_timeout = self.config.ack_timeout
+        monotonic = time.monotonic
+        w = self.window
+        try:
+            while not cmd.done and cmd.error is None and self._failure is None:
+                timeout = ack_timeout
+                if w.inflight:
+                    timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
+                if deadline is not None:
+                    timeout = min(timeout, deadline - monotonic())
+                    if timeout <= 0:
+                        return  # wait() raises the timeout
+                self._read_step(timeout)
+                if self._wake:
+                    self._wake = False
+                    if self._waiters > 1:  # others wait for lines this read completed
+                        with self._cond:
+                            self._cond.notify_all()
+        except MachineError as exc:
+            if not self._closing:
+                self.fail(exc)
+        except Exception as exc:  # as in _read_loop
+            self.fail(ProtocolError(f"reader stopped: {exc!r}"))
+
+    def _read_step(self, timeout: float) -> None:
+        """One read and the complete reply lines it brings (by the holder of the reading role)."""
+        w = self.window
+        gather = self._gather
+        if gather is not None:
+            # While the planner has a backlog and three lines are in flight, the next ok
+            # alone sends nothing (Window.defer): sleep until a second one has come.
+            gather(self._ok_len + 1 if w.backlog and len(w.inflight) > 2 and not self._waiters else 0)
+        data = self.transport.read(timeout)
+        if not data:
+            self._check_timeout()
+            return
+        self._last_rx = time.monotonic()
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        if data[-1:] != b"\n":
+            cut = data.rfind(b"\n") + 1
+            self._partial = data[cut:]
+            if not cut:
+                return
+            data = data[:cut]
+        self._handle(data)
 
     def _check_timeout(self) -> None:
         with self._cond:
