@@ -537,7 +537,10 @@ class Sender:
                 # Waiters are woken just before the reader blocks again (_read_loop): woken now,
                 # they would only wait a second time, for the interpreter lock this thread holds.
                 self._wake = self._wake or self._waiters > 0
-                if failure is None and self._write_lock.acquire(blocking=False):
+                # Nothing waiting to be sent (a round trip's reply): no write lock, no _take.
+                if not (w.resend or self._urgent or self._normal or self._stream):
+                    acked = False
+                elif failure is None and self._write_lock.acquire(blocking=False):
                     self._kick = False
                     batch = self._take()
         if self.line_listeners:
