@@ -8,9 +8,10 @@ import threading
 import pytest
 
 from scriptdeck.errors import AckTimeoutError, FirmwareHaltError, ProtocolError
-from scriptdeck.machine import Sender, SenderConfig, Stream
+from scriptdeck.machine import Command, Sender, SenderConfig, Stream
 from scriptdeck.machine.transport import QueueTransport
 from scriptdeck.machine.virtual import VirtualOptions, VirtualTransport
+from scriptdeck.machine.window import Window
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -415,3 +416,24 @@ def test_pty_gathering_read_waits_for_the_second_reply_or_gives_up() -> None:
         t.close()
         t.release_wakeup()
         os.close(master)
+
+
+
+def test_window_holds_lines_back_by_planner_backlog() -> None:
+    # Few planned moves: top up after every ok. A backlog: every other ok. A deep backlog: only
+    # once every line in flight is acknowledged, so the reader sleeps through the oks before.
+    def window(planner_free: int, lines: int) -> Window:
+        w = Window(SenderConfig(flow="buffered", rx_size=128))
+        for i in range(lines + 2):  # two are acknowledged below
+            cmd = Command(f"G1 X{i}")
+            w.frame(cmd)
+            w.push(cmd, fresh=True)
+        w.on_ok(3, 16)  # the planner's size, about
+        w.on_ok(3, planner_free)
+        return w  # `lines` still in flight
+
+    # planned moves (16 - P), lines in flight -> (hold new lines back, oks to sleep through)
+    cases = {(2, 3): (False, 0), (5, 3): (True, 1), (5, 2): (True, 0), (10, 3): (True, 2), (10, 1): (True, 0)}
+    for (planned, lines), expected in cases.items():
+        w = window(16 - planned, lines)
+        assert (w.defer(), w.gather_oks()) == expected, (planned, lines)

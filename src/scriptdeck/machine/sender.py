@@ -476,9 +476,10 @@ class Sender:
         w = self.window
         gather = self._gather
         if gather is not None:
-            # While the planner has a backlog and three lines are in flight, the next ok
-            # alone sends nothing (Window.defer): sleep until a second one has come.
-            gather(self._ok_len + 1 if w.backlog and len(w.inflight) > 2 and not self._waiters else 0)
+            # While the planner has a backlog, the next ok alone sends nothing (Window.defer):
+            # sleep until the ok that does (its first byte: ok lines vary in length) has come.
+            oks = 0 if self._waiters else w.gather_oks()
+            gather(oks * self._ok_len + 1 if oks else 0)
         data = self.transport.read(timeout)
         if not data:
             self._check_timeout()

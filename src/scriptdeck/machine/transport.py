@@ -109,7 +109,7 @@ class FdTransport:
     """
 
     ACTIVE_VTIME = 1  # deciseconds of silence that end a blocking read during an exchange
-    GATHER_S = 0.002  # the longest a gathering read waits for its bytes, see gather()
+    GATHER_S = 0.005  # the longest a gathering read waits for its bytes, see gather()
 
     def __init__(self, fd: int, description: str, keep: Any = None) -> None:
         self.description = description

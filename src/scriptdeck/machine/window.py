@@ -23,6 +23,10 @@ __all__ = ["BACKLOG", "Window"]
 # Planned moves (ADVANCED_OK P) that keep the firmware busy for a while: with this many queued,
 # the sender tops the window up every other ok, in one write, instead of after each ok.
 BACKLOG = 4
+# With this many planned (moves of a few ms each), the sender waits for every line in flight
+# to be acknowledged and refills the whole window in one write: one wake-up per window, not per
+# two oks, while the planned moves outlast the few lines the RX buffer holds.
+DEEP_BACKLOG = 8
 
 
 class Window:
@@ -33,6 +37,7 @@ class Window:
         "backlog",
         "cap",
         "cycle_n",
+        "deep",
         "held",
         "history",
         "history_size",
@@ -58,6 +63,7 @@ class Window:
         self.cap = self.max_lines  # most lines in flight: max_lines, or slots once known
         self.planner_size = 0  # largest ADVANCED_OK P seen: the planner's size, about
         self.backlog = False  # the last ok said the planner holds BACKLOG moves or more
+        self.deep = False  # ... and DEEP_BACKLOG moves or more
         self.resend: deque[Command] = deque()  # lines to send again, in order, before anything else
         self.history: dict[int, Command] = {}  # number → line, the last `history_size` numbered lines
         self.oldest = 1  # the smallest number that may be in `history`
@@ -70,8 +76,18 @@ class Window:
     # sending ---------------------------------------------------------------------------------
     def defer(self) -> bool:
         """Hold new lines back for now? Only while the planner has a backlog and a second ok
-        is due: the lines in flight and the planned moves keep the firmware busy meanwhile."""
-        return self.backlog and len(self.inflight) > 1
+        (with a deep backlog: the last ok in flight) is due: the lines in flight and the planned
+        moves keep the firmware busy meanwhile."""
+        return self.backlog and len(self.inflight) > (0 if self.deep else 1)
+
+    def gather_oks(self) -> int:
+        """How many more oks to sleep through before the next read (see defer): 0, 1 or more."""
+        n = len(self.inflight)
+        if not self.backlog or n < 2:
+            return 0
+        if self.deep:
+            return n - 1
+        return 1 if n > 2 else 0
 
     def room(self, size: int) -> bool:
         """May a line of ``size`` framed bytes be sent now?"""
@@ -140,7 +156,9 @@ class Window:
         if planner_free is not None:
             if planner_free > self.planner_size:
                 self.planner_size = planner_free
-            self.backlog = self.planner_size - planner_free >= BACKLOG
+            planned = self.planner_size - planner_free
+            self.backlog = planned >= BACKLOG
+            self.deep = planned >= DEEP_BACKLOG
         if self.swallow_ok:
             self.swallow_ok -= 1  # the "ok" that closes a resend request acknowledges nothing
             return None
