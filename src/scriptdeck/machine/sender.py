@@ -2,6 +2,9 @@
 
 Klipper's ``serialhdl`` shape: a single background thread owns reading the port and
 completes waiting callers through a ``threading.Condition``; nobody polls with ``sleep``.
+Reading is a role (``_reading``), held by one thread at a time: after answering a caller with
+nothing else expected, the reader thread parks for a moment and a caller in ``request()`` may
+take the role and read its own reply — a round trip then wakes one thread, not two.
 Writes happen in whichever thread finds room in the window (usually the reader, right
 after an ``ok``), serialised by a write lock taken without blocking: a thread that finds it
 taken leaves a note (``_kick``) that the holder reads before letting go, so the reader never
