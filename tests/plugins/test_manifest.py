@@ -357,6 +357,15 @@ def test_settings_rules_reach_the_manifest(folders: Any) -> None:
     ]
 
 
+def test_duplicate_of_an_invalid_setting_is_reported(folders: Any) -> None:
+    declared = [{"name": "speed", "type": "int", "min": "slow"}, {"name": "speed", "type": "float"}]
+    at = f"{folders.file()}: services[0].script.settings"
+    assert skipped(with_settings(folders, declared)) == [
+        f'{at}[0].min: expected a number, got "slow"{SKIP}',
+        f'{at}[1].name: duplicate setting name "speed" (first at services[0].script.settings[0]){SKIP}',
+    ]
+
+
 def test_settings_unknown_key_warns_without_skipping(folders: Any) -> None:
     plugin = with_settings(folders, [{"name": "a", "type": "string", "hint": "x"}])
     assert plugin.status == PluginStatus.OK

@@ -280,6 +280,24 @@ def test_parse_schema_keeps_order_and_drops_duplicates() -> None:
     assert problems == [Problem("x[2].name", 'duplicate setting name "b" (first at x[0])')]
 
 
+def test_parse_schema_duplicate_of_an_invalid_setting_is_still_reported() -> None:
+    schema, problems = parse_schema(
+        [{"name": "b", "type": "int", "max": "ten"}, {"name": "b", "type": "string"}, {"name": "c", "type": "nope"},
+         {"name": "c", "type": "nope"}, {"name": " ", "type": "int"}, {"name": " ", "type": "bool"}],
+        "x",
+    )
+    assert list(schema) == []
+    assert problems == [
+        Problem("x[0].max", 'expected a number, got "ten"'),
+        Problem("x[1].name", 'duplicate setting name "b" (first at x[0])'),
+        Problem("x[2].type", 'unknown setting type "nope" (known: info, bool, int, float, string, choice, color)'),
+        Problem("x[3].type", 'unknown setting type "nope" (known: info, bool, int, float, string, choice, color)'),
+        Problem("x[3].name", 'duplicate setting name "c" (first at x[2])'),
+        Problem("x[4].name", 'expected a non-empty string, got " "'),  # no usable name: nothing to duplicate
+        Problem("x[5].name", 'expected a non-empty string, got " "'),
+    ]
+
+
 def test_parse_schema_bad_container() -> None:
     assert parse_schema(None, "x") == (SettingsSchema(), [])
     assert parse_schema("a", "x") == (SettingsSchema(), [Problem("x", 'expected an array of settings, got "a"')])

@@ -417,29 +417,34 @@ def infer_field(name: str, default: object, path: str) -> tuple[SettingField | N
 def parse_schema(raw: object, path: str) -> tuple[SettingsSchema, list[Problem]]:
     """Parse a settings declaration: a seed-004 array of objects, or a seed-000 dict of defaults.
 
-    Invalid settings are dropped (each with its problem); names must be unique.
+    Invalid settings are dropped (each with its problem); names must be unique, and an invalid
+    setting still holds its name, so a second setting of that name is reported too.
     """
     if raw is None:
         return SettingsSchema(), []
     problems: list[Problem] = []
     fields: list[SettingField] = []
-    entries: Sequence[tuple[str, SettingField | None, list[Problem]]]
+    entries: Sequence[tuple[str, str | None, SettingField | None, list[Problem]]]
     if isinstance(raw, dict):
-        entries = [(f"{path}.{k}", *infer_field(str(k), v, f"{path}.{k}")) for k, v in raw.items()]
+        entries = [(f"{path}.{k}", str(k), *infer_field(str(k), v, f"{path}.{k}")) for k, v in raw.items()]
     elif isinstance(raw, list):
-        entries = [(f"{path}[{i}]", *parse_field(item, f"{path}[{i}]")) for i, item in enumerate(raw)]
+        entries = [(f"{path}[{i}]", _declared_name(item), *parse_field(item, f"{path}[{i}]")) for i, item in enumerate(raw)]
     else:
         return SettingsSchema(), [Problem(path, f"expected an array of settings, got {describe(raw)}")]
     seen: dict[str, str] = {}
-    for where, parsed, found in entries:
+    for where, name, parsed, found in entries:
         problems.extend(found)
-        if parsed is None:
-            continue
-        if parsed.name in seen:
-            problems.append(
-                Problem(f"{where}.name", f"duplicate setting name {describe(parsed.name)} (first at {seen[parsed.name]})")
-            )
-            continue
-        seen[parsed.name] = where
-        fields.append(parsed)
+        if name is not None:
+            if name in seen:
+                problems.append(Problem(f"{where}.name", f"duplicate setting name {describe(name)} (first at {seen[name]})"))
+                continue
+            seen[name] = where
+        if parsed is not None:
+            fields.append(parsed)
     return SettingsSchema(tuple(fields)), problems
+
+
+def _declared_name(raw: object) -> str | None:
+    """The name a settings object declares, valid or not as a whole (None: no usable name)."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and name.strip() else None
