@@ -375,6 +375,20 @@ def test_settings_unknown_key_warns_without_skipping(folders: Any) -> None:
     ]
 
 
+def test_settings_key_with_no_effect_warns_without_skipping(folders: Any) -> None:
+    declared = [{"name": "n", "type": "int"}, {"name": "a", "type": "bool"}, {"name": "speed", "type": "string", "min": 1}]
+    plugin = with_settings(folders, [*declared, {"name": "k", "type": "int", "choices": [1, 2]}])
+    at = f"{folders.file()}: services[0].script.settings"
+    assert plugin.status == PluginStatus.OK
+    assert plugin.warnings == [
+        f'{at}[2].min: "min" has no effect on setting "speed" of type "string" (only int and float settings have '
+        "bounds); 1 ignored",
+        f'{at}[3].choices: "choices" has no effect on setting "k" of type "int" (only choice settings have choices); '
+        "[1, 2] ignored",
+    ]
+    assert [f.name for f in plugin.services[0].settings] == ["n", "a", "speed", "k"]
+
+
 def test_choices_keep_declaration_order(folders: Any) -> None:
     plugin = with_settings(
         folders,

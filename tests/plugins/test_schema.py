@@ -65,7 +65,8 @@ ALL_TYPES = [
     {"name": "c1", "type": "choice", "choices": ["a", 1, 2.5, True], "default": 2.5},
     {"name": "c2", "type": "choice", "choices": {"Alpha": "a", "One": 1}},
     {"name": "col", "type": "color", "default": "#A0b0C0"},
-    {"name": "i2", "type": "int", "choices": "ignored unless the type is choice"},
+    {"name": "i2", "type": "int", "choices": None},
+    {"name": "s2", "type": "string", "min": None, "max": None},
 ]
 
 CASES: list[tuple[str, Any, str]] = [
@@ -147,6 +148,12 @@ CASES: list[tuple[str, Any, str]] = [
     ("choice choices a string", settings_({"name": "a", "type": "choice", "choices": "ab"}), INVALID),
     ("choice item null", settings_({"name": "a", "type": "choice", "choices": ["x", None]}), INVALID),
     ("choice object value list", settings_({"name": "a", "type": "choice", "choices": {"x": [1]}}), INVALID),
+    ("choices on an int", settings_({"name": "a", "type": "int", "choices": [1, 2]}), INVALID),
+    ("choices on a bool, any shape", settings_({"name": "a", "type": "bool", "choices": "ab"}), INVALID),
+    ("min on a string", settings_({"name": "a", "type": "string", "min": 0}), INVALID),
+    ("max on a color", settings_({"name": "a", "type": "color", "max": 1}), INVALID),
+    ("min on a choice", settings_({"name": "a", "type": "choice", "choices": [1], "min": 0}), INVALID),
+    ("max on info, not a number", settings_({"name": "a", "type": "info", "max": "ten"}), INVALID),
     ("theme icon upper case", plugin(icon="theme:Document-Save"), INVALID),
     ("theme icon with a space", plugin(with_(ACTION, icon="theme:document save")), INVALID),
     ("theme icon empty", plugin(icon="theme:"), INVALID),

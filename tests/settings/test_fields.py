@@ -160,6 +160,50 @@ def test_unknown_key_is_a_warning() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"name": "speed", "type": "string", "min": 5},
+            's.min: "min" has no effect on setting "speed" of type "string" (only int and float settings have '
+            "bounds); 5 ignored",
+        ),
+        (
+            {"name": "on", "type": "bool", "max": "ten"},  # ignored, so its value is not checked either
+            's.max: "max" has no effect on setting "on" of type "bool" (only int and float settings have '
+            'bounds); "ten" ignored',
+        ),
+        (
+            {"name": "c", "type": "color", "choices": ["#ff0000"]},
+            's.choices: "choices" has no effect on setting "c" of type "color" (only choice settings have '
+            'choices); ["#ff0000"] ignored',
+        ),
+        (
+            {"name": "m", "type": "choice", "choices": ["a"], "min": 0},
+            's.min: "min" has no effect on setting "m" of type "choice" (only int and float settings have '
+            "bounds); 0 ignored",
+        ),
+    ],
+)
+def test_key_with_no_effect_on_the_type_is_a_warning(raw: dict[str, Any], message: str) -> None:
+    parsed, problems = parse_field(raw, "s")
+    assert parsed is not None and (parsed.min, parsed.max) == (None, None)
+    assert [(p.render(), p.severity) for p in problems] == [(message, "warning")]
+
+
+def test_null_keys_with_no_effect_are_absent() -> None:
+    assert parse_field({"name": "s", "type": "string", "min": None, "max": None, "choices": None}, "s")[1] == []
+
+
+def test_key_with_no_effect_on_a_setting_without_a_name() -> None:
+    _, problems = parse_field({"type": "info", "choices": {"A": 1}}, "s")
+    assert [p.render() for p in problems] == [
+        "s.name: required key missing",
+        's.choices: "choices" has no effect on a setting of type "info" (only choice settings have choices); '
+        '{"A": 1} ignored',
+    ]
+
+
 def test_choices_array_and_object_keep_order() -> None:
     arr = field(name="a", type="choice", choices=["z", 3, 1.5, True])
     assert arr.choices == (Choice("z", "z"), Choice("3", 3), Choice("1.5", 1.5), Choice("true", True))

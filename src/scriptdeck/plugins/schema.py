@@ -1,8 +1,9 @@
 """The JSON Schema (draft 2020-12) of plugin.json, printed by `scriptdeck schema` for editors.
 
 The schema describes a *clean* manifest: one that `load_manifest` accepts with no error and no
-warning. Unknown keys and extensions written with a dot are therefore refused here, though the
-loader only warns about them. What a schema cannot see (files on disk, names inside Python
+warning. Unknown keys, keys with no effect on a setting's type (`min`/`max` outside int and
+float, `choices` outside choice) and extensions written with a dot are therefore refused here,
+though the loader only warns about them. What a schema cannot see (files on disk, names inside Python
 modules, min <= max, a default among the choices, unique names) is left to `scriptdeck check`.
 tests/plugins/test_schema.py proves that the two agree on every example they share.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from scriptdeck.plugins.manifest import KNOWN_ENGINES, SERVICE_TYPES
 from scriptdeck.plugins.patterns import IDENTIFIER_PATTERN, THEME_NAME_PATTERN, THEME_PREFIX, TOKEN_PATTERN
-from scriptdeck.settings.fields import SETTING_TYPES
+from scriptdeck.settings.fields import BOUNDED_TYPES, SETTING_TYPES
 
 __all__ = ["SCHEMA_ID", "manifest_json_schema"]
 
@@ -52,27 +53,27 @@ def _setting() -> dict[str, Any]:
         "string": {"type": "string"},
         "color": {"type": "string", "pattern": _COLOR_PATTERN},
     }
-    rules = [
-        _when("type", kind, {"properties": {"default": {"anyOf": [{"type": "null"}, schema]}}})
-        for kind, schema in default_by_type.items()
-    ]
-    rules.append(
-        _when(
-            "type",
-            "choice",
-            {
-                "required": ["choices"],
-                "properties": {
-                    "choices": {
-                        "anyOf": [
-                            {"type": "array", "minItems": 1, "items": scalar},
-                            {"type": "object", "minProperties": 1, "additionalProperties": scalar},
-                        ]
-                    }
-                },
-            },
-        )
-    )
+    choices = {
+        "anyOf": [
+            {"type": "array", "minItems": 1, "items": scalar},
+            {"type": "object", "minProperties": 1, "additionalProperties": scalar},
+        ]
+    }
+    rules = []
+    for kind in SETTING_TYPES:
+        then: dict[str, Any] = {"properties": {}}
+        if kind in default_by_type:
+            then["properties"]["default"] = {"anyOf": [{"type": "null"}, default_by_type[kind]]}
+        # A key with no effect on the type: the loader warns about it unless it is null (absent).
+        if kind not in BOUNDED_TYPES:
+            then["properties"]["min"] = {"type": "null"}
+            then["properties"]["max"] = {"type": "null"}
+        if kind == "choice":
+            then["required"] = ["choices"]
+            then["properties"]["choices"] = choices
+        else:
+            then["properties"]["choices"] = {"type": "null"}
+        rules.append(_when("type", kind, then))
     return {
         "type": "object",
         "description": "One typed setting, shown in the form before the script runs.",

@@ -18,6 +18,7 @@ from typing import Any
 from scriptdeck.errors import SettingsError
 
 SETTING_TYPES: tuple[str, ...] = ("info", "bool", "int", "float", "string", "choice", "color")
+BOUNDED_TYPES: tuple[str, ...] = ("int", "float")  # the types `min`/`max` apply to
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -317,6 +318,14 @@ class _FieldParse:
             return None
         return value
 
+    def no_effect(self, key: str, kind: str, name: object, rule: str) -> None:
+        """`key` is set on a type it means nothing to: warn (like an unknown key) and ignore it."""
+        value = self.raw.get(key)
+        if value is None:  # null means absent
+            return
+        setting = f"setting {describe(name)}" if isinstance(name, str) else "a setting"
+        self.warn(key, f"{describe(key)} has no effect on {setting} of type {describe(kind)} ({rule}); {describe(value)} ignored")
+
 
 def parse_field(raw: object, path: str) -> tuple[SettingField | None, list[Problem]]:
     """Parse one seed-004 settings object found at JSON path `path`."""
@@ -339,7 +348,14 @@ def parse_field(raw: object, path: str) -> tuple[SettingField | None, list[Probl
         if key not in _KNOWN_KEYS:
             p.warn(key, f"unknown key {describe(key)} ignored (known: {', '.join(_KNOWN_KEYS)})")
     label, description = p.text("label"), p.text("description")
-    low, high = p.bound("min"), p.bound("max")
+    low = high = None
+    if kind is None or kind in BOUNDED_TYPES:  # an unknown type is already an error: check the bounds anyway
+        low, high = p.bound("min"), p.bound("max")
+    else:
+        for key in ("min", "max"):
+            p.no_effect(key, kind, name, "only int and float settings have bounds")
+    if kind is not None and kind != "choice":
+        p.no_effect("choices", kind, name, "only choice settings have choices")
     if low is not None and high is not None and low > high:
         p.error("min", f"min {describe(low)} is greater than max {describe(high)}")
         low = high = None
