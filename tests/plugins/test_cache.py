@@ -58,6 +58,21 @@ def test_second_discovery_is_served_from_the_cache_and_equal(tmp_path: Path) -> 
     assert first.to_json() == second.to_json()
 
 
+def test_duplicate_key_warnings_survive_the_cache(tmp_path: Path) -> None:
+    make(tmp_path / "r")
+    manifest = tmp_path / "r" / "Tool" / "plugin.json"
+    bump(manifest, manifest.read_text().replace('"engine": "python"', '"engine": "python", "engine": "python"'))
+    cache_file = tmp_path / "cache.pickle"
+    first = discover(tmp_path / "r", cache_file).plugins
+    assert DiscoveryCache(cache_file).get(tmp_path / "r" / "Tool", tmp_path / "r")[0] is not None
+    second = discover(tmp_path / "r", cache_file).plugins
+    warning = (
+        f'{manifest}: engine: duplicate key "engine": the last value "python" is used, the earlier "python" is '
+        "ignored (a key must appear only once in an object)"
+    )
+    assert [p.warnings for p in first] == [p.warnings for p in second] == [[warning], []]
+
+
 def test_a_changed_module_is_read_again(tmp_path: Path) -> None:
     make(tmp_path / "r")
     cache_file = tmp_path / "cache.pickle"

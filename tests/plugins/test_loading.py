@@ -66,6 +66,25 @@ def test_parallel_load_equals_sequential(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="parallel loading needs os.fork")
+def test_duplicate_key_warnings_come_back_from_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = make_sources(tmp_path / "r", 30)
+    for source in sources[1::3]:
+        manifest = source.path / "plugin.json"
+        manifest.write_text(manifest.read_text().replace('"engine": "python"', '"engine": "python", "engine": "python"'))
+    monkeypatch.setattr(loading, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loading.threading, "active_count", lambda: 1)
+    _, theirs = loading.split(sources)
+    assert {i for i in theirs if not sources[i].is_script}  # some manifests really are read by the child
+    plugins = load_sources(sources)
+    for source, plugin in zip(sources[1::3], plugins[1::3], strict=True):
+        assert plugin is not None and plugin.warnings == [
+            f'{source.path / "plugin.json"}: engine: duplicate key "engine": the last value "python" is used, '
+            'the earlier "python" is ignored (a key must appear only once in an object)'
+        ]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="parallel loading needs os.fork")
 def test_a_failing_child_is_made_up_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sources = make_sources(tmp_path / "r", 12)
     monkeypatch.setattr(loading, "PARALLEL_MIN", 1)

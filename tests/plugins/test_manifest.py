@@ -94,6 +94,42 @@ def test_utf8_bom_is_accepted(folders: Any) -> None:
     assert plugin.status == PluginStatus.OK
 
 
+def test_duplicate_keys_warn_and_the_last_value_is_used(folders: Any) -> None:
+    text = """{
+      "name": "First", "engine": "python", "name": "Second",
+      "services": [{
+        "type": "action", "label": "A", "label": "B", "label": "C",
+        "script": {"module": "hello", "function": "main", "settings": [
+          {"name": "n", "type": "int"},
+          {"name": "m", "type": "int", "default": 1, "default": 2}
+        ]}
+      }]
+    }"""
+    plugin = folders.load(text)
+    assert (plugin.status, plugin.name, plugin.services[0].label) == (PluginStatus.OK, "Second", "C")
+    assert plugin.services[0].settings.defaults() == {"n": 0, "m": 2}
+    rule = "(a key must appear only once in an object)"
+    assert plugin.warnings == [
+        f'{folders.file()}: name: duplicate key "name": the last value "Second" is used, the earlier "First" is '
+        f"ignored {rule}",
+        f'{folders.file()}: services[0].label: duplicate key "label": the last value "C" is used, the earlier '
+        f'"A", "B" are ignored {rule}',
+        f'{folders.file()}: services[0].script.settings[1].default: duplicate key "default": the last value 2 is '
+        f"used, the earlier 1 is ignored {rule}",
+    ]
+
+
+def test_duplicate_keys_are_checked_before_the_rules(folders: Any) -> None:
+    plugin = folders.load('{"engine": "lua", "services": [], "engine": "python", "services": 3}')
+    assert plugin.warnings == [
+        f'{folders.file()}: engine: duplicate key "engine": the last value "python" is used, the earlier "lua" is '
+        "ignored (a key must appear only once in an object)",
+        f'{folders.file()}: services: duplicate key "services": the last value 3 is used, the earlier [] is '
+        "ignored (a key must appear only once in an object)",
+    ]
+    assert plugin.errors == [f"{folders.file()}: services: expected an array of services, got 3"]
+
+
 def test_missing_manifest(folders: Any) -> None:
     plugin = folders.load(None)
     assert only_error(plugin) == f"{folders.file()}: cannot read the manifest: No such file or directory"

@@ -212,6 +212,17 @@ def test_schema_and_loader_agree(folders: Any, name: str, data: Any, expected: s
         assert clean == (expected == VALID), problems
 
 
+def test_duplicate_keys_are_beyond_the_schema(folders: Any) -> None:
+    """A schema sees the parsed value, where a repeated key is already gone; the loader warns."""
+    text = json.dumps(plugin(with_(ACTION, label="A")))[:-1] + ', "engine": "python"}'
+    assert VALIDATOR.is_valid(json.loads(text))
+    loaded = folders.load(text, FILES)
+    assert loaded.errors == [] and [w.split(": ", 2)[1:] for w in loaded.warnings] == [
+        ["engine", 'duplicate key "engine": the last value "python" is used, the earlier "python" is ignored '
+         "(a key must appear only once in an object)"]
+    ]
+
+
 @pytest.mark.parametrize("folder", sorted(p.parent for p in EXAMPLES.glob("*/plugin.json")), ids=lambda p: p.name)
 def test_shipped_examples_are_valid_for_both(folder: Path) -> None:
     data = json.loads((folder / "plugin.json").read_text(encoding="utf-8"))

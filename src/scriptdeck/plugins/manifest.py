@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scriptdeck.plugins import _jsonkeys
 from scriptdeck.plugins.model import (
     Plugin,
     PluginStatus,
@@ -133,6 +134,9 @@ def _reject_constant(token: str) -> Any:
     raise _NotJson(token)
 
 
+_DECODER = _jsonkeys.Decoder(parse_constant=_reject_constant)
+
+
 _UNREADABLE = object()  # not None: `null` is a readable (if useless) JSON document
 
 
@@ -232,13 +236,23 @@ class _Loader:
             self.top.error("", f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8")
             return _UNREADABLE
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            data, repeated = _DECODER.loads(text)
         except json.JSONDecodeError as exc:
             self.top.error(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")
         except _NotJson as exc:
             self.top.error("", f"invalid JSON: {exc} is not a JSON value (JSON has no NaN or Infinity)")
         except (ValueError, RecursionError) as exc:  # a 5000-digit integer, absurd nesting
             self.top.error("", f"invalid JSON: {exc}")
+        else:
+            for duplicate in repeated:
+                *earlier, last = duplicate.values
+                ignored = ", ".join(describe(value) for value in earlier)
+                self.top.warn(
+                    _join(duplicate.path, duplicate.key),
+                    f"duplicate key {describe(duplicate.key)}: the last value {describe(last)} is used, the earlier "
+                    f"{ignored} {'is' if len(earlier) == 1 else 'are'} ignored (a key must appear only once in an object)",
+                )
+            return data
         return _UNREADABLE
 
     # -- plugin-level keys ----------------------------------------------------------------

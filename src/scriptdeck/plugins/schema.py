@@ -3,8 +3,9 @@
 The schema describes a *clean* manifest: one that `load_manifest` accepts with no error and no
 warning. Unknown keys, keys with no effect on a setting's type (`min`/`max` outside int and
 float, `choices` outside choice) and extensions written with a dot are therefore refused here,
-though the loader only warns about them. What a schema cannot see (files on disk, names inside Python
-modules, min <= max, a default among the choices, unique names) is left to `scriptdeck check`.
+though the loader only warns about them. What a schema cannot see (files on disk, names inside
+Python modules, min <= max, a default among the choices, unique names, a key repeated in one
+object) is left to `scriptdeck check`.
 tests/plugins/test_schema.py proves that the two agree on every example they share.
 """
 
