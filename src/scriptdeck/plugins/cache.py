@@ -24,7 +24,7 @@ from pathlib import Path
 
 from scriptdeck.plugins.model import Plugin
 
-FORMAT = 1  # bump when Plugin/Service/SettingField change shape
+FORMAT = 2  # bump when Plugin/Service/SettingField change shape or validation finds more
 _SKIP_DIRS = {"__pycache__", ".git"}
 
 Signature = tuple[tuple[str, int, int], ...]
