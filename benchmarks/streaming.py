@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import time
+import tty
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,6 +142,31 @@ def mecode_round_trips(port: str, n: int) -> Result:
         return Result(n, time.perf_counter() - t0, cpu() - c0)
 
 
+def bare_loop(port: str, lines: list[str]) -> Result:
+    """The floor of one-line-in-flight sending: write a pre-framed line, block until its ``ok``.
+
+    No protocol at all (no parsing, resends, timeouts or threads): what a round trip through
+    the kernel costs this process on this machine, so the ping-pong figure can be read against it.
+    """
+    framed = [frame(i + 1, line) for i, line in enumerate(lines)]
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY)
+    try:
+        tty.setraw(fd)
+        os.write(fd, b"M110 N0\n")
+        pending = b""
+        while b"ok" not in pending:
+            pending += os.read(fd, 4096)
+        t0, c0 = time.perf_counter(), cpu()
+        for data in framed:
+            os.write(fd, data)
+            pending = os.read(fd, 4096)
+            while not pending.endswith(b"\n"):
+                pending += os.read(fd, 4096)
+        return Result(len(lines), time.perf_counter() - t0, cpu() - c0)
+    finally:
+        os.close(fd)
+
+
 def row(name: str, measured: float, peer: float, unit: str, target: str, ok: Callable[[float], bool]) -> None:
     ratio = measured / peer if peer else float("inf")
     verdict = "PASS" if ok(ratio) else "FAIL"
@@ -164,6 +190,7 @@ def main() -> int:
         a_me = run_mecode(port, lines)
         rt_sd = scriptdeck_round_trips(port, ROUND_TRIPS)
         rt_me = mecode_round_trips(port, ROUND_TRIPS)
+        floor = bare_loop(port, lines)
     for name, r in (("scriptdeck ping-pong", a_pp), ("scriptdeck buffer-aware", a_buf), ("mecode Printer", a_me)):
         print(f"  {name:<24} {r.rate:>9.0f} lines/s  {r.cpu_per_1000 * 1000:>7.1f} ms CPU per 1,000 lines")
     row("lines/s, ping-pong vs mecode", a_pp.rate, a_me.rate, "lines/s", "(info)", lambda r: True)
@@ -172,6 +199,8 @@ def main() -> int:
         "ms/1000", "<= 0.25x", lambda r: r <= 0.25)
     row("CPU ms/1000 lines, buffer-aware vs mecode", a_buf.cpu_per_1000 * 1000, a_me.cpu_per_1000 * 1000,
         "ms/1000", "<= 0.25x", lambda r: r <= 0.25)
+    row("CPU ms/1000 lines, bare write/read loop vs mecode (floor)", floor.cpu_per_1000 * 1000,
+        a_me.cpu_per_1000 * 1000, "ms/1000", "(info)", lambda r: True)
     row("get_response('M105') round trips/s vs mecode", rt_sd.rate, rt_me.rate, "trips/s", ">= 50x",
         lambda r: r >= 50)
 
