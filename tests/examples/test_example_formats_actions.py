@@ -1,5 +1,8 @@
 """The shipped format and action plugins (SvgImport, CsvPoints, PostProcess), called directly.
 
+PostProcess's pause action has a file of its own (test_postprocess_pause.py); the end-to-end runs
+of all three of its actions are here.
+
 Each plugin function is imported from its folder and called with a real GcodeDocument and
 small fakes for `window`, `file` and `import_export`, exactly as the worker calls it. The
 end-to-end runs through the host are in tests/cli/test_convert.py.
@@ -229,11 +232,6 @@ def transform() -> ModuleType:
     return plugin_module("PostProcess", "scale_translate")
 
 
-@pytest.fixture(scope="module")
-def pause() -> ModuleType:
-    return plugin_module("PostProcess", "pause_at_height")
-
-
 def test_search_replace_regex_groups_and_line_endings_kept(search: ModuleType) -> None:
     doc = GcodeDocument.from_text("M104 S200\r\nG1 X1\r\nM104 S210 ; hot\r\n")
     window = FakeWindow()
@@ -321,42 +319,12 @@ def test_scale_and_translate_inch_file_offsets_in_mm(transform: ModuleType) -> N
     assert doc.text == "G20\nG90\nG0 X2 Y1\n"
 
 
-# -- PostProcess: pause at height ----------------------------------------------------------------
+# -- PostProcess: pause at height: tests/examples/test_postprocess_pause.py -------------------------
 
 LAYERS = (
     ";FLAVOR:Marlin\nG28\n;LAYER:0\nG1 Z0.2 F600\nG1 X10 Y10 E1\n;LAYER:1\nG1 Z0.4\nG1 X20 E2\n"
     ";LAYER:2\nG1 Z0.6\nG1 X10 E3\n"
 )
-
-
-def test_pause_at_height_inserts_before_the_first_layer_at_or_above_z(pause: ModuleType) -> None:
-    doc, window = GcodeDocument.from_text(LAYERS), FakeWindow()
-    pause.pause_at_height(window, doc, {**defaults("PostProcess", 0), "z": 0.3, "command": "M600", "message": ""})
-    lines = [ln.raw for ln in doc]
-    start = lines.index(";LAYER:1")
-    assert lines[start - 2 : start] == [";PAUSE_AT_HEIGHT Z=0.3 (scriptdeck PostProcess)", "M600"]
-    assert "M600 inserted before layer 1" in window.messages[0][1]
-
-
-def test_pause_at_height_exact_z_message_and_custom(pause: ModuleType) -> None:
-    doc = GcodeDocument.from_text(LAYERS)
-    pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), "z": 0.6})
-    assert "M117 Paused - press to resume\nM0 Paused - press to resume\n;LAYER:2" in doc.text
-    doc = GcodeDocument.from_text(LAYERS)
-    pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), "z": 0.2, "command": "custom",
-                                              "custom_gcode": "G91|G1 Z10|G90|M0", "message": ""})
-    assert "G91\nG1 Z10\nG90\nM0\n;LAYER:0" in doc.text
-
-
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"z": 5.0}, r"no layer at or above Z=5 mm; the highest layer is at Z=0\.6 mm"),
-    ({"command": "custom", "custom_gcode": " | "}, "custom_gcode is empty"),
-])
-def test_pause_at_height_errors(pause: ModuleType, settings: dict[str, Any], message: str) -> None:
-    doc = GcodeDocument.from_text(LAYERS)
-    with pytest.raises(ValueError, match=message):
-        pause.pause_at_height(FakeWindow(), doc, {**defaults("PostProcess", 0), **settings})
-    assert not doc.changed
 
 
 # -- end to end: the actions in worker processes, through the Host ------------------------------
@@ -374,10 +342,17 @@ def test_actions_edit_the_document_from_a_worker_as_one_undoable_step(host: Host
                       use_last_used=False)
     assert result.ok, result.error
     assert "M600\n;LAYER:1" in doc.text
-    assert [m["message"] for m in result.messages] == ["M600 inserted before layer 1 (Z=0.4 mm), line 6"]
+    assert [m["message"] for m in result.messages] == [
+        "M600 inserted before layer 1 (Z=0.4 mm), line 6; M600 parks the head itself, so no park was added"]
     assert doc.undo_label == "Pause at height"
     doc.undo()
     assert doc.text == LAYERS
+
+    # M0 with the default park: the plugin's own module import (gcode_state) works in a worker
+    result = host.run("PostProcess/pause-at-height", document=doc, settings={"z": 0.4}, use_last_used=False)
+    assert result.ok, result.error
+    assert "G1 X10 Y200 F6000 ; park\nM0 Paused - press to resume\nG1 X10 Y10 F6000 ; back over the print" in doc.text
+    doc.undo()
 
     result = host.run("PostProcess/scale-and-translate", document=doc, settings={"offset_x": 5, "offset_y": 5},
                       use_last_used=False)
