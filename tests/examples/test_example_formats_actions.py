@@ -1,7 +1,7 @@
 """The shipped format and action plugins (SvgImport, CsvPoints, PostProcess), called directly.
 
-PostProcess's pause action has a file of its own (test_postprocess_pause.py); the end-to-end runs
-of all three of its actions are here.
+PostProcess's pause and scale actions have files of their own (test_postprocess_pause.py,
+test_postprocess_scale.py); the end-to-end runs of all three of its actions are here.
 
 Each plugin function is imported from its folder and called with a real GcodeDocument and
 small fakes for `window`, `file` and `import_export`, exactly as the worker calls it. The
@@ -227,11 +227,6 @@ def search() -> ModuleType:
     return plugin_module("PostProcess", "search_replace")
 
 
-@pytest.fixture(scope="module")
-def transform() -> ModuleType:
-    return plugin_module("PostProcess", "scale_translate")
-
-
 def test_search_replace_regex_groups_and_line_endings_kept(search: ModuleType) -> None:
     doc = GcodeDocument.from_text("M104 S200\r\nG1 X1\r\nM104 S210 ; hot\r\n")
     window = FakeWindow()
@@ -268,58 +263,7 @@ def test_search_replace_without_a_match_says_so(search: ModuleType) -> None:
     assert window.messages == [("information", "no line matches 'M600'")] and not doc.changed
 
 
-# -- PostProcess: scale and translate ------------------------------------------------------------
-
-PRINT = (
-    "; a small print\nG21\nG90\nM82\nG28\nG92 E0\nG1 Z0.2 F600\nG0 X10 Y10\nG1 X20 Y10 E1.5 F1200 ; wall\n"
-    "G2 X30 Y20 I10 J0 E3\nG91\nG1 X-5 Y0 E0.5\nG90\nG1 Z0.4\nG0 X10.5 Y10\n"
-)
-
-
-def test_scale_and_translate_absolute_relative_arcs_and_extrusion(transform: ModuleType) -> None:
-    doc, window = GcodeDocument.from_text(PRINT), FakeWindow()
-    settings = {**defaults("PostProcess", 1), "scale_x": 2.0, "scale_y": 2.0, "offset_x": 5.0, "offset_y": -5.0}
-    transform.scale_translate(window, doc, settings)
-    got = [ln.raw for ln in doc]
-    assert got[7] == "G0 X25 Y15"
-    assert got[8] == "G1 X45 Y15 E3 F1200 ; wall"  # E doubled: paths are twice as long
-    assert got[9] == "G2 X65 Y35 I20 J0 E6"
-    assert got[11] == "G1 X-10 Y0 E1"  # relative: scaled, not moved
-    assert got[6] == "G1 Z0.2 F600" and got[5] == "G92 E0"  # Z scale 1, E 0 stays 0
-    assert doc.text.endswith("G0 X26 Y15\n")
-    assert "lines transformed" in window.messages[0][1]
-
-
-def test_scale_and_translate_refuses_to_leave_the_bed(transform: ModuleType) -> None:
-    doc = GcodeDocument.from_text(PRINT)
-    settings = {**defaults("PostProcess", 1), "offset_x": 200.0}
-    with pytest.raises(ValueError, match=r"does not fit the bed: X would span 210\.00\.\.230\.00 mm but the bed is "
-                                         r"0\.\.220 mm \(first outside: line 10: G2 X30 Y20 I10 J0 E3\)"):
-        transform.scale_translate(FakeWindow(), doc, settings)
-    assert doc.text == PRINT and not doc.changed
-    transform.scale_translate(FakeWindow(), doc, {**settings, "check_bed": False})
-    assert doc.changed
-
-
-def test_scale_and_translate_non_uniform_arc_is_refused(transform: ModuleType) -> None:
-    doc = GcodeDocument.from_text(PRINT)
-    with pytest.raises(ValueError, match=r"line 10 is an arc"):
-        transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "scale_x": 2.0})
-
-
-def test_scale_and_translate_mirror_swaps_arc_direction(transform: ModuleType) -> None:
-    doc = GcodeDocument.from_text("G90\nG0 X10 Y10\nG2 X20 Y10 I5 J0 ; arc\n")
-    transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "scale_x": -1.0, "offset_x": 100.0})
-    assert doc.text == "G90\nG0 X90 Y10\nG3 X80 Y10 I-5 J0 ; arc\n"
-
-
-def test_scale_and_translate_inch_file_offsets_in_mm(transform: ModuleType) -> None:
-    doc = GcodeDocument.from_text("G20\nG90\nG0 X1 Y1\n")
-    transform.scale_translate(FakeWindow(), doc, {**defaults("PostProcess", 1), "offset_x": 25.4})
-    assert doc.text == "G20\nG90\nG0 X2 Y1\n"
-
-
-# -- PostProcess: pause at height: tests/examples/test_postprocess_pause.py -------------------------
+# -- PostProcess: scale and translate, pause at height: tests/examples/test_postprocess_*.py -------
 
 LAYERS = (
     ";FLAVOR:Marlin\nG28\n;LAYER:0\nG1 Z0.2 F600\nG1 X10 Y10 E1\n;LAYER:1\nG1 Z0.4\nG1 X20 E2\n"
