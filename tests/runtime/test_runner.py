@@ -93,6 +93,7 @@ def test_exception_fires_error_with_traceback_in_log(host: Host, plugins: Path, 
 
 def test_cancel_busy_loop_ends_cancelled(host: Host, plugins: Path, recorder: Any, kit: Any) -> None:
     kit.automation(plugins, "spin", """
+        os.write(1, b"spinning\\n")
         self.script_status = "spinning"
         while True:
             pass
@@ -109,6 +110,7 @@ def test_cancel_busy_loop_ends_cancelled(host: Host, plugins: Path, recorder: An
         ("AutomationScriptCancelled", {"id": "spin", "title": "Spin"}),
     ]
     assert host.history.get(run_id)["outcome"] == "cancelled"
+    assert [(r["logger"], r["message"]) for r in result.log] == [("stdout", "spinning")]  # written before the cancel
 
 
 def test_worker_crash_is_an_error_and_the_host_goes_on(host: Host, plugins: Path, recorder: Any, kit: Any) -> None:

@@ -3,6 +3,7 @@
 A run takes a spare (already started, imports done, waiting for its job on its Pipe) and a
 new spare is forked in the background; so a trivial action costs a Pipe round trip, not an
 interpreter start. Every run still gets a process of its own (no module cache survives).
+Each worker's fds 1 and 2 are pipes read by the host (output.py), made when it is forked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from multiprocessing.context import ForkServerContext, ForkServerProcess, set_sp
 from typing import Any, cast
 
 from scriptdeck.runtime import worker
+from scriptdeck.runtime.output import WorkerOutput
 
 _context_lock = threading.Lock()
 _context: ForkServerContext | None = None
@@ -69,15 +71,22 @@ class _ForkedWorker(ForkServerProcess):
 
 
 class WorkerProcess:
-    """One worker process and the host's end of its Pipe."""
+    """One worker process, the host's end of its Pipe and the reading ends of its fds 1 and 2."""
 
     def __init__(self) -> None:
         ctx = _forkserver()
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process: Any = _ForkedWorker(target=worker.worker_main, args=(child,), name="scriptdeck-worker",
-                                          daemon=True)
-        self.process.start()
-        child.close()
+        self.output = WorkerOutput()
+        self.process: Any = _ForkedWorker(target=worker.worker_main, args=(child, *self.output.child_ends()),
+                                          name="scriptdeck-worker", daemon=True)
+        try:
+            self.process.start()
+        except BaseException:
+            self.output.close()
+            raise
+        finally:
+            child.close()
+        self.output.started(self.process.sentinel)
         self._lock = threading.Lock()
         self._disposed = False
 
@@ -123,6 +132,7 @@ class WorkerProcess:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
+        self.output.close()  # after the process is gone: its reader thread has stopped polling the sentinel
         with self._lock:
             self._disposed = True
             self.process.close()

@@ -277,6 +277,7 @@ class Runner:
             if aborted:
                 proc.terminate()
             else:
+                proc.output.attach(judge.output)
                 proc.conn.send(("job", request.job))
                 if request.timeout is not None:
                     timer = threading.Timer(request.timeout, self._abort, (run, "timeout"))
@@ -290,6 +291,8 @@ class Runner:
         finally:
             if timer is not None:
                 timer.cancel()
+            if run.proc is not None:  # the rest of its fds 1 and 2 (all of it when it died), before the end
+                run.proc.output.detach()
         try:
             judge.finish(outcome)
             if run.on_done is not None and run.result is not None:
@@ -326,7 +329,9 @@ class Runner:
             except (EOFError, OSError):
                 return None
             tag = message[0]
-            if tag == "result":
+            if tag == "log":  # what the worker wrote to fds 1 and 2 before this record comes first
+                proc.output.sync()
+            elif tag == "result":
                 result: Outcome = message[1]
                 return result
             if tag == "call":

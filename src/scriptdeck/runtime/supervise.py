@@ -1,6 +1,8 @@
 """Judging a run: what its messages mean, which events it fires, how it ends, what history keeps.
 
-One `Judge` per run, used only from that run's host thread (so its events come in order).
+One `Judge` per run, used from that run's host thread (so its events come in order), except
+`output`: lines of the worker's fds 1 and 2 arrive from the thread draining them (output.py),
+and each log record is added and published under one lock, so the log and its events agree.
 Event sequences, by kind::
 
     automation  AutomationScriptStarted, (AutomationScriptStatusChanged | RunLog | ...)*,
@@ -66,6 +68,7 @@ class Judge:
         self._saved_at = 0.0
         self._save_timer: threading.Timer | None = None
         self._save_lock = threading.Lock()
+        self._log_lock = threading.Lock()
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -110,12 +113,17 @@ class Judge:
         except Exception:  # a checkpoint is best effort; the final write happens at finish()
             pass
 
+    def output(self, stream: str, line: str) -> None:
+        """A line the worker wrote to fd 1 or 2: a record like those of print() (any thread)."""
+        self.log("INFO" if stream == "stdout" else "WARNING", line, logger=stream)
+
     def _record_log(self, record: dict[str, Any]) -> None:
-        self.result.log.append(record)
-        self._checkpoint_soon()
-        self.runner.events.publish(ev.RUN_LOG, {"id": self.service.id, "level": record["level"],
-                                                "message": record["message"], "time": record["time"],
-                                                "exc_text": record.get("exc_text")}, self.result.run_id)
+        with self._log_lock:
+            self.result.log.append(record)
+            self._checkpoint_soon()
+            self.runner.events.publish(ev.RUN_LOG, {"id": self.service.id, "level": record["level"],
+                                                    "message": record["message"], "time": record["time"],
+                                                    "exc_text": record.get("exc_text")}, self.result.run_id)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

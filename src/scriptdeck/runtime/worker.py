@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scriptdeck import errors
-from scriptdeck.runtime import isolation
+from scriptdeck.runtime import isolation, output
 from scriptdeck.runtime.protocol import Job, Outcome, RemoteError
 
 # Modules the forkserver imports once, so each worker starts with them already loaded.
@@ -262,11 +262,8 @@ class _LogWriter(io.TextIOBase):
 
 
 def _capture_output(channel: Channel) -> None:
-    # Output written below Python (C extensions) goes to the host's stderr, never its stdout.
-    try:
-        os.dup2(2, 1)
-    except OSError:
-        pass
+    # Output written below Python (C extensions, subprocesses) goes to fds 1 and 2: the host's
+    # pipes (output.py), which turn it into records of the same two loggers.
     sys.stdout = _LogWriter(logging.getLogger("stdout"), logging.INFO)
     sys.stderr = _LogWriter(logging.getLogger("stderr"), logging.WARNING)
 
@@ -423,11 +420,15 @@ def execute(job: Job, channel: Channel) -> Outcome:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
 
 
-def worker_main(conn: Connection) -> None:
-    """Process target: wait for one job, run it, report, exit (never returns normally)."""
+def worker_main(conn: Connection, stdout_fd: int, stderr_fd: int, crash_fd: int) -> None:
+    """Process target: wait for one job, run it, report, exit (never returns normally).
+
+    The fds are the writing ends of the host's output pipes (output.py): fd 1, fd 2, faulthandler's.
+    """
     # Ctrl-C reaches the whole process group; cancelling is the host's decision (SIGTERM).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.dont_write_bytecode = True
+    output.redirect(stdout_fd, stderr_fd, crash_fd)  # while still a spare: not on the run's path
     try:
         message = conn.recv()
     except (EOFError, OSError):  # a spare worker the host no longer needs
@@ -443,6 +444,7 @@ def worker_main(conn: Connection) -> None:
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
+        output.flush()  # before the result: the host reads the pipes up to it
         channel.send(("result", outcome))
     except Exception as exc:  # e.g. an unpicklable value: report that instead
         channel.send(("result", Outcome(False, error=f"cannot report the result: {exc}")))
