@@ -75,6 +75,16 @@ def test_broken_commands_never_block_the_connection(make_host: Any, plugins: Pat
     assert warnings and warnings[0].startswith("preheat: __script_commands__: ZeroDivisionError")
 
 
+def test_fd_output_of_commands_goes_to_the_host_log(make_host: Any, plugins: Path, kit: Any,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    writing = HEATER.replace("    # computed", "    import os\n    os.write(2, b'hot\\n')\n    # computed")
+    kit.write_script(plugins, "preheat", writing)
+    caplog.set_level("INFO", logger="scriptdeck.commands")
+    host = make_host()
+    assert nozzle_target(host) == "180.00"
+    assert ("scriptdeck.commands", 30, "preheat: stderr: hot") in caplog.record_tuples
+
+
 def test_normalise() -> None:
     assert normalise("G28\n\nM105", "x") == ["G28", "M105"]
     assert normalise(["G28", "M104 S1\nM105"], "x") == ["G28", "M104 S1", "M105"]

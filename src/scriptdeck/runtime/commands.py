@@ -53,6 +53,9 @@ def _call_in_worker(pool: WorkerPool, plugin: Plugin, service: Service, settings
         settings=settings, title=service.label,
     )
     proc = pool.acquire()
+    # Not a run, so no run log: what it writes to fds 1 and 2 goes to the host's log, naming it.
+    proc.output.attach(lambda stream, line: log.log(logging.INFO if stream == "stdout" else logging.WARNING,
+                                                    "%s: %s: %s", service.id, stream, line))
     try:
         proc.conn.send(("job", job))
         while True:
@@ -67,6 +70,7 @@ def _call_in_worker(pool: WorkerPool, plugin: Plugin, service: Service, settings
             if message[0] == "call":  # g, window...: not available while computing commands
                 proc.conn.send(("reply", message[1], False, ("RuntimeError", "not available in __script_commands__")))
     finally:
+        proc.output.detach()
         proc.dispose(0.5)
 
 
