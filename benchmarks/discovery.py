@@ -14,6 +14,7 @@ runs with -B so no .pyc from a previous run helps it).
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -212,6 +213,10 @@ def main() -> int:
         data.mkdir()
         generate(root, markers, args.plugins)
 
+        # pip compiles an installed package's modules to bytecode; this editable checkout gets
+        # the same once here, so no run pays for compiling scriptdeck itself (the environment
+        # may forbid writing bytecode as modules are imported, e.g. PYTHONDONTWRITEBYTECODE).
+        compileall.compile_dir(str(REPO / "src" / "scriptdeck"), quiet=1)
         command, label = scriptdeck_command(root, data)
         # Each run: a cold discovery on a data dir of its own (no cache yet), then a warm one
         # reusing the cache it wrote. Medians over the runs: one cold sample is at the mercy of
@@ -260,9 +265,8 @@ def main() -> int:
           f"(min {min(cold):.3f}), {statistics.median(cold_cpu):.3f} s CPU; listed {len(listing)}, {ok} ok")
     print(f"scriptdeck ({label}), warm cache : median {warm_s:.3f} s wall over {len(ours)} runs, "
           f"{statistics.median(ours_cpu):.3f} s CPU")
-    if sys.flags.dont_write_bytecode:
-        print("note: PYTHONDONTWRITEBYTECODE is set: every scriptdeck run compiles scriptdeck's own modules "
-              "(an installed copy has their bytecode)")
+    print("note: scriptdeck's own modules were compiled to bytecode first, as pip does for an installed "
+          "copy; plugin modules never are (the peer compiles each one it imports, as the original host did)")
     print(f"import-based discovery (peer)     : median {peer_s:.3f} s wall, {statistics.median(peer_cpu):.3f} s CPU")
     for name, ours_s in (("cold", cold_s), ("warm", warm_s)):
         ratio = peer_s / ours_s
