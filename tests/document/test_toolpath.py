@@ -1,9 +1,10 @@
-"""Toolpath: positions, layers, bounds, extrusion, time, tool changes, line index, preview, the scanner."""
+"""Toolpath: positions, layers, bounds, extrusion, time, tool changes, line index, modal state, preview, the scanner."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scriptdeck.document import GcodeDocument, Stats, analyse
+from scriptdeck.document import GcodeDocument, Line, ModalState, Stats, analyse
 from scriptdeck.document.scan import scan
 from scriptdeck.document.timing import move_times
 
@@ -45,6 +46,14 @@ def test_bare_coordinates_continue_the_motion_mode() -> None:
     t = tp("G21 G90\nG0 X5\nY7\nG1 Z1\nX3\n")
     assert t.is_move.tolist() == [False, True, True, True, True]
     assert (t.x[-1], t.y[-1], t.z[-1]) == (3, 7, 1)
+
+
+def test_message_text_is_no_mode_and_no_feed() -> None:
+    # The text of M117 and the like is no words (Line.argument), though the scanner reads some there.
+    plain = tp("G90\nG1 X5 F600\nG1 X10\n")
+    t = tp("G90\nG1 X5 F600\nM117 G91 G20 M83 F99 done\nG1 X10\n")
+    assert t.x.tolist() == [0, 5, 5, 10]  # X10 neither relative nor in inches
+    assert t.stats.estimated_seconds == plain.stats.estimated_seconds
 
 
 def test_arcs_ij_and_r() -> None:
@@ -163,6 +172,106 @@ def test_empty_and_comment_only() -> None:
     for data in (b"", b"; nothing\n", b"M104 S200"):
         stats = analyse(data).stats
         assert stats.moves == 0 and stats.layers == 0 and stats.bounds is None and stats.estimated_seconds == 0
+
+
+# -- modal state ----------------------------------------------------------------------------------
+
+
+def modes(text: str) -> list[tuple[bool, bool, float, float | None, str]]:
+    t = tp(text)
+    return [astuple(t.state_at(i)) for i in range(t.stats.lines)]
+
+
+def test_state_at_follows_g90_g91_and_m82_m83() -> None:
+    # (xyz_relative, e_relative) per line: M82/M83 override G90/G91 for E until the next G90/G91.
+    assert [m[:2] for m in modes("G91\nM82\nG1 X1\nG90\nM83\nG1 X2\nG91\nM82 ; again\nM83\nG90\n")] == [
+        (True, True), (True, False), (True, False), (False, False), (False, True), (False, True), (True, True),
+        (True, False), (True, True), (False, False)]
+    # G91 after M83 makes E relative too (it already was); G90 then makes both absolute again (Marlin).
+    assert [m[:2] for m in modes("M83\nG91\nG90\n")] == [(False, True), (True, True), (False, False)]
+    # On one line the M code wins for E whatever the order, like a later line would.
+    assert [m[:2] for m in modes("M83 G90\nG91 M82\n")] == [(False, True), (True, False)]
+
+
+def test_state_at_counts_the_line_own_words_like_the_positions() -> None:
+    t = tp("G1 X5\nG1 X1 G91\nG1 X1\n")
+    assert t.x.tolist() == [5, 6, 7]  # "G1 X1 G91" is already a relative move
+    assert [t.state_at(i).xyz_relative for i in range(3)] == [False, True, True]
+
+
+def test_state_at_units_and_feed() -> None:
+    text = "M104 S200\nG20\nG1 X1 F10\nM117 F99 G21 G91 M83 is a message\nG1 X2\nG21\nG1 F600\nG28 F3000\n"
+    t = tp(text)
+    assert t.state_at(0) == ModalState()  # before any modal word: the state before the program
+    assert [t.state_at(i).unit for i in range(8)] == [1, 25.4, 25.4, 25.4, 25.4, 1, 1, 1]
+    # F is read in its own line's units and stays mm/min when the units change; F counts on any
+    # line (as for the time estimate), never in a message; None until the first F.
+    assert [t.state_at(i).feed for i in range(8)] == [None, None, 254, 254, 254, 254, 600, 3000]
+    assert t.state_at(3) == t.state_at(2)  # the message switched nothing
+    assert t.x[4] == pytest.approx(50.8)  # nor did it make X2 relative or metric
+    assert t.state_at(7) == ModalState(unit=1.0, feed=3000.0)
+
+
+def test_state_at_motion_mode() -> None:
+    assert [m[4] for m in modes("M104 S200\nG0 X1\nX2\nG2 X3 Y1 I1 J0\nY3\nG1 X0\n")] == [
+        "G1", "G0", "G0", "G2", "G2", "G1"]
+
+
+def test_state_at_first_and_last_line_and_out_of_range() -> None:
+    t = GcodeDocument.from_file(FIXTURES / "prusaslicer.gcode").toolpath()
+    last = t.stats.lines - 1
+    assert t.state_at(0) == ModalState()
+    assert t.state_at(last) == ModalState(xyz_relative=False, e_relative=True, unit=1.0, feed=t.feed[last], motion="G1")
+    for line in (last + 1, -1):  # -1 would pass for "before line 0": refused, not read from the end
+        with pytest.raises(IndexError, match=rf"line {line} is out of range: the toolpath has lines 0\.\.{last}$"):
+            t.state_at(line)
+    with pytest.raises(IndexError, match="line 0 is out of range: the toolpath has no lines"):
+        tp("").state_at(0)
+
+
+def test_modal_arrays_are_read_only() -> None:
+    for t in (tp("M83\nG1 X1 F600\n"), tp("G20\nG1 X1\n")):  # unit: a shared 1.0, then an array
+        assert t.unit.size == t.xyz_relative.size == t.e_relative.size == t.feed.size == t.motion.size == 2
+        for name in ("unit", "xyz_relative", "e_relative", "feed", "motion"):
+            with pytest.raises(ValueError, match="read-only"):
+                getattr(t, name)[0] = 1
+
+
+def modes_line_by_line(text: str) -> list[tuple[bool, bool, float, float | None, str]]:
+    """The modes of every line with ``Line`` and the rules of docs/document.md, one line at a time."""
+    xyz = e = False
+    unit, feed, motion = 1.0, None, "G1"
+    out = []
+    for raw in text.split("\n"):
+        line = Line(raw.rstrip("\r"))
+        found = [w.upper() for w in line.code.split()] if line.argument is None else []
+        for word in (w for w in found if w in ("G20", "G21")):
+            unit = 25.4 if word == "G20" else 1.0
+        for word in (w for w in found if w in ("G90", "G91")):
+            xyz = e = word == "G91"
+        for word in (w for w in found if w in ("M82", "M83")):  # after G90/G91 even on their own line
+            e = word == "M83"
+        f = line.words.get("F")
+        feed = f * unit if f is not None else feed
+        motion = line.command if line.command in ("G0", "G1", "G2", "G3") else motion
+        out.append((xyz, e, unit, feed, motion))
+    return out[:-1] if text.endswith("\n") or not text else out
+
+
+_modal_line = st.sampled_from([
+    "G90", "G91", "M82", "M83", "G20", "G21", "G21 G90", "M83 G90", "G91 M82", "g91", "G1 X1 F600", "G0 X2 F7.5",
+    "X3 Y1", "G2 X1 Y1 I1 J0", "G3 X0 Y0 R2", "F1200", "G1 E-1 F2700 ; F1 in a comment", "M117 G91 F9 M83 text",
+    "M118 M83 G20", "G28 F3000", "; G91 comment", "(G20) G1 X1", "M104 S200", "G92 E0", "",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_modal_line, max_size=30), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_state_at_matches_reading_line_by_line(lines: list[str], ending: str, final: bool) -> None:
+    text = ending.join(lines) + (ending if final else "")
+    t = tp(text)
+    expected = modes_line_by_line(text)
+    assert [astuple(t.state_at(i)) for i in range(t.stats.lines)] == expected  # F * unit: the same product
 
 
 _number = st.one_of(

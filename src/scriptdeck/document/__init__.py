@@ -3,7 +3,7 @@
 from scriptdeck.document.gcode import GcodeDocument, LineSource
 from scriptdeck.document.lines import Line, format_number
 from scriptdeck.document.preview import Preview, PreviewLayer
-from scriptdeck.document.toolpath import Bounds, Layer, Stats, ToolChange, Toolpath, analyse
+from scriptdeck.document.toolpath import Bounds, Layer, ModalState, Stats, ToolChange, Toolpath, analyse
 
 __all__ = [
     "Bounds",
@@ -11,6 +11,7 @@ __all__ = [
     "Layer",
     "Line",
     "LineSource",
+    "ModalState",
     "Preview",
     "PreviewLayer",
     "Stats",

@@ -1,4 +1,4 @@
-"""Interpreting a G-code program's moves: positions, layers, bounds, extrusion, time and tool changes.
+"""Interpreting a G-code program's moves: positions, modal state, layers, bounds, extrusion, time, tool changes.
 
 Everything is computed for all lines at once with numpy (see ``scan.py``); only rare commands (arcs,
 G28, G4, M204, tool changes) are read one by one. The rules are written out in docs/document.md.
@@ -16,15 +16,17 @@ import numpy as np
 
 from scriptdeck.document import timing
 from scriptdeck.document.arcs import arc_points
-from scriptdeck.document.lines import Line
+from scriptdeck.document.fills import axis_positions, delta, fill, forward_fill
+from scriptdeck.document.lines import STRING_ARGUMENT_COMMANDS, Line
 from scriptdeck.document.scan import Scan, scan
 
 if TYPE_CHECKING:
     from scriptdeck.document.preview import Preview
 
-__all__ = ["Bounds", "Layer", "Stats", "ToolChange", "Toolpath", "analyse"]
+__all__ = ["Bounds", "Layer", "ModalState", "Stats", "ToolChange", "Toolpath", "analyse"]
 
 _G, _M, _T = ord("G"), ord("M"), ord("T")
+_TEXT_COMMANDS = np.array(sorted(float(c[1:]) for c in STRING_ARGUMENT_COMMANDS))  # all M: "M117 G91 hi"
 # (literal to look for, what must follow it): bytes.find is memchr-fast, a regex over 30 MB is not.
 _LAYER_MARKERS = {
     "cura": (b";LAYER:", re.compile(rb"-?\d+\s*$")),
@@ -98,9 +100,31 @@ class Stats:
         return json.dumps(self.to_dict())
 
 
+@dataclass(frozen=True)
+class ModalState:
+    """The modes a line is read with, from ``Toolpath.state_at``; ``ModalState()`` is the state before line 0.
+
+    ``xyz_relative``: G91 (X, Y, Z words are distances). ``e_relative``: E words are distances (M83,
+    or a G91 no M82 came after). ``unit``: mm per file unit (25.4 after G20). ``feed``: mm/min, the
+    last F word (on any line, converted from that line's units); None before the first, when the
+    firmware's default applies (1500 mm/min in the time estimate). ``motion``: the last G0-G3, which
+    a line of bare coordinates repeats.
+    """
+
+    xyz_relative: bool = False
+    e_relative: bool = False
+    unit: float = 1.0
+    feed: float | None = None
+    motion: str = "G1"
+
+
 @dataclass
 class Toolpath:
-    """The interpreted program. Per-line arrays hold the position *after* that line, machine coordinates, mm."""
+    """The interpreted program. Per-line arrays hold the position *after* that line, machine coordinates, mm.
+
+    ``unit``, ``xyz_relative``, ``e_relative``, ``feed`` and ``motion`` hold each line's modal state
+    (see ``ModalState`` and ``state_at``); they are read-only.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -113,6 +137,30 @@ class Toolpath:
     tool_changes: list[ToolChange]
     arcs: dict[int, np.ndarray]  # arc line → (k, 3) points from its start to its end
     stats: Stats
+    unit: np.ndarray  # mm per file unit, 25.4 after G20 (a metric file: one shared 1.0, no memory)
+    xyz_relative: np.ndarray  # bool: G91
+    e_relative: np.ndarray  # bool: M83, or a G91 no M82 came after
+    feed: np.ndarray  # mm/min of the last F word; NaN before the first
+    motion: np.ndarray  # int8: the last G0-G3 (0-3), 1 before any
+
+    def state_at(self, line: int) -> ModalState:
+        """The modal state ``line`` (0-based) is read with: after its own modal words and F.
+
+        Modal words count for the line that holds them (``G1 X5 G91`` is a relative move), so this is
+        also the state the line leaves for the next one, like the positions: ``x[line]`` is where the
+        line leaves the head. A line inserted before line ``i`` finds ``state_at(i - 1)`` (``ModalState()``
+        for ``i == 0``). Negative indices are refused, not counted from the end.
+
+        >>> analyse(b"G91\\nG1 X1 F600\\nG20 M82\\n").state_at(2)
+        ModalState(xyz_relative=True, e_relative=False, unit=25.4, feed=600.0, motion='G1')
+        """
+        count = self.x.size
+        if not 0 <= line < count:
+            lines = f"lines 0..{count - 1}" if count else "no lines"
+            raise IndexError(f"state_at: line {line} is out of range: the toolpath has {lines}")
+        feed = float(self.feed[line])
+        return ModalState(bool(self.xyz_relative[line]), bool(self.e_relative[line]), float(self.unit[line]),
+                          None if math.isnan(feed) else feed, f"G{self.motion[line]}")
 
     def layer_of_line(self, line: int) -> int:
         """The layer index holding ``line``, or -1 for lines before the first layer (start G-code)."""
@@ -140,102 +188,6 @@ class Toolpath:
         return build_preview(self, max_segments)
 
 
-def _forward_fill(count: int, lines: np.ndarray, values: np.ndarray, initial: float) -> np.ndarray:
-    """Value of the last event at or before each line (events sorted by line; later ones win)."""
-    if not lines.size:
-        return np.full(count, initial)
-    keep = np.ones(lines.size, bool)
-    keep[:-1] = lines[1:] != lines[:-1]  # several events on one line: the last one counts
-    lines, values = lines[keep], values[keep]
-    # One np.repeat over the runs between events beats any per-line pass.
-    edges = np.concatenate(([0], lines, [count]))
-    return np.repeat(np.concatenate(([initial], values)), np.diff(edges))
-
-
-def _fill(mask: np.ndarray, values: np.ndarray, initial: float, *, compressed: bool = False) -> np.ndarray:
-    """At each line, ``values`` at the last line where ``mask`` holds (``initial`` before the first).
-
-    ``compressed``: ``values`` holds only the masked lines' values, in order. A cumulative count
-    indexing a small table: about three times faster than where/accumulate; int32 counts are enough
-    (fewer than 2**31 lines) and halve the memory traffic.
-    """
-    table = np.concatenate(([initial], values if compressed else values[mask]))
-    return table[np.cumsum(mask, dtype=np.int32)]
-
-
-def _delta(a: np.ndarray) -> np.ndarray:
-    """Change from the previous line (from 0 on the first); np.diff(prepend=) copies twice."""
-    out = np.empty_like(a)
-    if a.size:
-        out[0] = a[0]
-        np.subtract(a[1:], a[:-1], out=out[1:])
-    return out
-
-
-def _segmented_sum(add: np.ndarray, reset: np.ndarray, reset_value: np.ndarray) -> np.ndarray:
-    """Running total of ``add`` that restarts at ``reset_value`` wherever ``reset`` is true."""
-    total = np.cumsum(add)
-    segment = np.cumsum(reset)
-    # (total - total at the reset) first: exactly 0 on the reset line, so absolute coordinates stay exact.
-    base_total = np.concatenate(([0.0], total[reset]))[segment]
-    base_value = np.concatenate(([0.0], reset_value[reset]))[segment]
-    return (total - base_total) + base_value
-
-
-def _add_relative(value: np.ndarray, relative: np.ndarray) -> np.ndarray:
-    """Positions from events that either set (``value``) or add (``value`` where ``relative``).
-
-    Relative moves are usually a few lines (a G91 retract at the end), so only they are summed. The
-    arithmetic is exactly ``_segmented_sum``'s over the whole array (a running total of the additions
-    minus its value at the last set, plus the value set), so results do not depend on the shortcut.
-    """
-    adds = np.flatnonzero(relative)
-    total = np.cumsum(value[adds])
-    new_run = np.ones(adds.size, bool)
-    new_run[1:] = np.diff(adds) != 1
-    firsts = np.flatnonzero(new_run)
-    run = np.cumsum(new_run) - 1
-    setter = adds[firsts] - 1  # the event that set the value before each run of additions (-1: none)
-    base_value = np.where(setter >= 0, value[np.maximum(setter, 0)], 0.0)
-    base_total = np.where(firsts > 0, total[np.maximum(firsts - 1, 0)], 0.0)
-    out = value + 0.0  # as (total - total) + value: a set -0.0 reads +0.0, which arcs' atan2 can tell apart
-    out[adds] = (total - base_total[run]) + base_value[run]
-    return out
-
-
-def _axis_positions(v: np.ndarray, is_move: np.ndarray, rel: np.ndarray, g92: np.ndarray, home: np.ndarray) -> np.ndarray:
-    """Machine position of one axis after every line (``v``: the axis word per line, NaN if absent).
-
-    Only the lines that change the axis matter (moves naming it, G92 naming it, homing): the running
-    sums are taken over those alone and spread over the other lines with one forward fill, so no
-    full-length temporary is made per step. Dropping the other lines changes no sum: they add 0.0.
-    """
-    present = ~np.isnan(v)
-    moved = is_move & present
-    shift = g92 & present
-    events = moved | shift | home
-    at = np.flatnonzero(events)
-    if not at.size:
-        return np.zeros(v.size)
-    ev, ev_rel, ev_shift, ev_home = v[at], rel[at] & moved[at], shift[at], home[at]
-    if ev_home.any():
-        ev[ev_home] = 0.0
-    # Absolute moves, G92 and homing set the value; relative moves add to it.
-    work = _add_relative(ev, ev_rel) if ev_rel.any() else ev
-    shifts = np.flatnonzero(ev_shift | ev_home)
-    if ev_shift.any():
-        # G92 renames the current position: the machine does not move, the offset absorbs the jump.
-        # The offset is a running sum of the jumps, restarted by homing: only these events take part.
-        before = np.where(shifts > 0, work[np.maximum(shifts - 1, 0)], 0.0)  # the position before the G92
-        jump = np.where(ev_shift[shifts], before - work[shifts], 0.0)
-        offset = _segmented_sum(jump, ev_home[shifts], np.zeros(shifts.size))
-        marker = np.zeros(at.size, bool)
-        marker[shifts] = True
-        work = work + _fill(marker, offset, 0.0, compressed=True)
-    # Spread: each line holds the value of the last event at or before it (0 before the first).
-    return _fill(events, work, 0.0, compressed=True)
-
-
 def analyse(
     data: bytes,
     *,
@@ -251,25 +203,34 @@ def analyse(
     val = sc.values
     has_axis = ~(np.isnan(val["X"]) & np.isnan(val["Y"]) & np.isnan(val["Z"]) & np.isnan(val["E"]))
     is_move = motion_cmd | ((letter == 0) & has_axis)  # CNC style: "X10 Y5" continues the last G0-G3
-    # Motion mode matters only for bare coordinate lines and arcs; most files have neither.
-    mode = _fill(motion_cmd, number, 1.0) if (is_move & ~motion_cmd).any() else number
+    # The last G0-G3 (int8: 1 MB a million lines, kept for state_at); G1 before any.
+    motions = np.concatenate((np.ones(1, np.int8), number[motion_cmd].astype(np.int8)))
+    motion = motions[np.cumsum(motion_cmd, dtype=np.int32)]
 
-    # Modal state from G20/G21/G90/G91/M82/M83 words.
-    modal_lines = np.array([m[0] for m in sc.modal], np.int64)
-    names = [m[1] for m in sc.modal]
+    # Modal state from G20/G21/G90/G91/M82/M83 words and F, none of them in the text of M117 and the
+    # like (the scanner reads those as words; a message "M117 G91 ok" switches nothing). Few M lines.
+    text_lines = np.flatnonzero(letter == _M)
+    text_lines = text_lines[np.isin(number[text_lines], _TEXT_COMMANDS)]
+    modal = sc.modal
+    if text_lines.size:
+        val["F"][text_lines] = np.nan
+        skip = set(text_lines.tolist())
+        modal = [m for m in modal if m[0] not in skip]
+    modal_lines = np.array([m[0] for m in modal], np.int64)
+    names = [m[1] for m in modal]
     unit_ev = [i for i, name in enumerate(names) if name in ("G20", "G21")]
-    unit = _forward_fill(n, modal_lines[unit_ev], np.array([25.4 if names[i] == "G20" else 1.0 for i in unit_ev]), 1.0)
+    unit = forward_fill(n, modal_lines[unit_ev], np.array([25.4 if names[i] == "G20" else 1.0 for i in unit_ev]), 1.0)
     xyz_ev = [i for i, name in enumerate(names) if name in ("G90", "G91")]
-    xyz_rel = _forward_fill(n, modal_lines[xyz_ev], np.array([float(names[i] == "G91") for i in xyz_ev]), 0.0) > 0
+    xyz_rel = forward_fill(n, modal_lines[xyz_ev], np.array([float(names[i] == "G91") for i in xyz_ev]), 0.0) > 0
     # G90/G91 set the extruder too (Marlin); M82/M83 afterwards override it for E only.
     e_ev = [i for i, name in enumerate(names) if name in ("G90", "G91", "M82", "M83")]
-    e_rel = _forward_fill(n, modal_lines[e_ev], np.array([float(names[i] in ("G91", "M83")) for i in e_ev]), 0.0) > 0
+    e_rel = forward_fill(n, modal_lines[e_ev], np.array([float(names[i] in ("G91", "M83")) for i in e_ev]), 0.0) > 0
 
     g92 = is_g & (number == 92.0)
     homed = {axis: np.zeros(n, bool) for axis in "XYZ"}
     special = np.flatnonzero(
         (is_g & np.isin(number, (4.0, 28.0))) | (letter == _T) | ((letter == _M) & np.isin(number, (6.0, 204.0)))
-        | (is_move & np.isin(mode, (2.0, 3.0)))
+        | (is_move & (motion >= 2))
     )
     special_lines = _special_lines(data, sc, special)
     dwell = 0.0
@@ -308,21 +269,24 @@ def analyse(
     pos: dict[str, np.ndarray] = {}
     no_home = np.zeros(n, bool)
     metric = not unit_ev or bool((unit == 1.0).all())
+    if metric:  # the usual case: one shared 1.0 (read-only) instead of 8 MB a million lines
+        unit = np.broadcast_to(np.float64(1.0), (n,))
     for axis in "XYZE":
-        pos[axis] = _axis_positions(
+        pos[axis] = axis_positions(
             val[axis] if metric else val[axis] * unit, is_move, e_rel if axis == "E" else xyz_rel, g92,
             homed.get(axis, no_home),
         )
     x, y, z, e = pos["X"], pos["Y"], pos["Z"], pos["E"]
     f_values = val["F"] if metric else val["F"] * unit
+    feed_line = fill(~np.isnan(f_values), f_values, math.nan)  # mm/min, kept for state_at
     # A million-line job holds ~8 MB per array: drop what is no longer needed to keep the peak low.
-    del pos, val, sc.values, xyz_rel, e_rel
-    dx, dy, dz, de = (_delta(a) for a in (x, y, z, e))
+    del pos, val, sc.values, f_values
+    dx, dy, dz, de = (delta(a) for a in (x, y, z, e))
     length = np.sqrt(dx * dx + dy * dy + dz * dz)
     arcs: dict[int, np.ndarray] = {}
     for index, line in arc_lines:
         start = (x[index - 1], y[index - 1], z[index - 1]) if index else (0.0, 0.0, 0.0)
-        points = arc_points(line, start, (x[index], y[index], z[index]), clockwise=mode[index] == 2.0, unit=unit[index])
+        points = arc_points(line, start, (x[index], y[index], z[index]), clockwise=motion[index] == 2, unit=unit[index])
         if points is not None:
             arcs[index] = points
             length[index] = float(np.sqrt((np.diff(points, axis=0) ** 2).sum(axis=1)).sum())
@@ -332,8 +296,9 @@ def analyse(
     layer_starts = np.array([layer.first_line for layer in layers], np.int64)
 
     moving = is_move & ((length > 0) | (de != 0))
-    feed = _fill(~np.isnan(f_values), f_values, timing.DEFAULT_FEED_MM_S * 60.0)[moving] / 60.0
-    del f_values
+    feed = feed_line[moving]
+    np.nan_to_num(feed, copy=False, nan=timing.DEFAULT_FEED_MM_S * 60.0)
+    feed /= 60.0
     m_len = length[moving]
     e_only = m_len == 0
     m_len[e_only] = np.abs(de[moving][e_only])
@@ -349,7 +314,7 @@ def analyse(
     inverse = np.zeros(m_len.size)
     chord = length[moving]  # arcs: their arc length; the chord direction is close enough for corners
     np.divide(1.0, chord, out=inverse, where=chord > 0)
-    del chord, unit, mode  # each ~8 MB: gone before the largest step (move_times) to lower the peak
+    del chord  # ~8 MB: gone before the largest step (move_times) to lower the peak
     ux, uy, uz = (d[moving] * inverse for d in (dx, dy, dz))
     del dx, dy, dz, inverse
     seconds = float(timing.move_times(m_len, feed, m_accel, ux, uy, uz, junction_deviation).sum()) + dwell
@@ -365,14 +330,17 @@ def analyse(
         tool_changes=len(tool_changes),
         layer_z=[layer.z for layer in layers],
     )
-    return Toolpath(x, y, z, e, is_move, printing, layers, layer_starts, tool_changes, arcs, stats)
+    for modes in (unit, xyz_rel, e_rel, feed_line, motion):
+        modes.flags.writeable = False
+    return Toolpath(x, y, z, e, is_move, printing, layers, layer_starts, tool_changes, arcs, stats,
+                    unit, xyz_rel, e_rel, feed_line, motion)
 
 
 def _events(n: int, events: list[tuple[int, float]], initial: float) -> np.ndarray:
     if not events:
         return np.full(n, initial)
     lines = np.array([ev[0] for ev in events], np.int64)
-    return _forward_fill(n, lines, np.array([ev[1] for ev in events], np.float64), initial)
+    return forward_fill(n, lines, np.array([ev[1] for ev in events], np.float64), initial)
 
 
 def _special_lines(data: bytes, sc: Scan, indices: np.ndarray) -> list[tuple[int, Line]]:
