@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from scriptdeck.document import ModalState
 from scriptdeck.document.gcode import GcodeDocument
 
 LAYERS = (
@@ -222,13 +223,27 @@ TRICKY = (
 @pytest.mark.parametrize("name", ["cura", "prusaslicer", "simplify3d_crlf_nofinal", "plain_mixed", "tricky"])
 def test_the_quick_state_equals_following_every_line(postprocess: Callable[[str], ModuleType], sliced: Any,
                                                      name: str) -> None:
+    # Both sides take the modes from the document (tests/document/test_toolpath.py checks those line by
+    # line); the position is the plugin's own: the toolpath minus G92 against following every line.
     state = postprocess("gcode_state")
     doc = GcodeDocument.from_text(TRICKY) if name == "tricky" else sliced(name)
+    toolpath = doc.toolpath()
     followed = state.GcodeState()
     for index, line in doc.lines():
         quick = state.state_before(doc, index)
-        assert (quick.inches, quick.relative, quick.e_relative, quick.motion) == (
-            followed.inches, followed.relative, followed.e_relative, followed.motion), index
-        assert quick.feed == pytest.approx(followed.feed), index
+        assert quick.modes == followed.modes == (toolpath.state_at(index - 1) if index else ModalState()), index
         assert quick.position == pytest.approx(followed.position), index
-        followed.follow(line)
+        followed.follow(line, toolpath.state_at(index))
+
+
+def test_a_message_naming_modes_changes_nothing(pause: ModuleType, settings: dict[str, Any], window: Any) -> None:
+    # The job stays absolute, metric, F600: the block is the one for the job without the message.
+    message = "M117 G91 M83 G20 F99 are only text"
+    plain = "G90\nM82\nG1 Z0.2 F600\nG1 X10 E1\nG1 Z0.4\nG1 X20 E2\n"
+    with_message = plain.replace("G1 Z0.2", f"{message}\nG1 Z0.2", 1)
+    expected = GcodeDocument.from_text(plain)
+    pause.pause_at_height(window, expected, {**settings, "z": 0.4})
+    doc = GcodeDocument.from_text(with_message)
+    pause.pause_at_height(window, doc, {**settings, "z": 0.4})
+    assert doc.text == expected.text.replace("G1 Z0.2", f"{message}\nG1 Z0.2", 1)
+    assert "G1 F600 ; the job's feed rate" in doc.text.splitlines()

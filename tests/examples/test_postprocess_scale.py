@@ -6,12 +6,16 @@ line a test does not name is checked to stay byte for byte, line ending included
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
+from scriptdeck.document import Line
 from scriptdeck.document.gcode import GcodeDocument
 
 PRINT = (
@@ -199,3 +203,124 @@ def test_without_the_bed_check_the_job_may_leave_the_bed(scale: ModuleType, sett
     doc = GcodeDocument.from_text(PRINT)
     scale.scale_translate(window, doc, {**settings, "offset_x": 200.0, "check_bed": False})
     assert "G2 X230 Y20 I10 J0 E3" in doc.text and doc.undo_label == "Scale and translate"
+
+
+# -- the numpy version against the line-by-line one ---------------------------------------------------
+# Plain moves are read, changed and written with numpy, the other lines with Line (scale_translate.py).
+# `line_by_line` is the transform as the plugin made it before, one Line at a time following a
+# GcodeState; the new version must give the same bytes on jobs full of what tells the two apart.
+
+
+def line_by_line(doc: GcodeDocument, settings: dict[str, Any], first: int, end: int,
+                 state_module: ModuleType) -> tuple[dict[int, str], float | None]:
+    """The rewritten lines (index → raw) and the E to restore, following every line."""
+    scale = {a: float(settings.get(f"scale_{a.lower()}", 1.0)) for a in "XYZ"}
+    offset = {a: float(settings.get(f"offset_{a.lower()}", 0.0)) for a in "XYZ"}
+    e_factor = math.sqrt(abs(scale["X"] * scale["Y"])) * abs(scale["Z"]) if settings.get("scale_extrusion", True) else 1.0
+    mirror = scale["X"] * scale["Y"] < 0
+    toolpath, state, e_new, out = doc.toolpath(), state_module.GcodeState(), 0.0, {}
+    for index, line in doc.lines(0, end):
+        if index == first:
+            e_new = state.position["E"]
+        state.set_modes(toolpath.state_at(index))
+        command, words = line.command, line.words
+        move = state.move_of(command, words)
+        if index >= first and (move is not None or command == "G92"):
+            changes = {}
+            for axis in "XYZ":
+                if words.get(axis) is not None:
+                    scaled = words[axis] * scale[axis]  # type: ignore[operator]
+                    relative = move is not None and state.modes.xyz_relative
+                    changes[axis] = scaled if relative else scaled + offset[axis] / state.modes.unit
+            if move in ("G2", "G3"):
+                for key, factor in (("I", scale["X"]), ("J", scale["Y"]), ("R", abs(scale["X"]))):
+                    if words.get(key) is not None:
+                        changes[key] = words[key] * factor  # type: ignore[operator]
+            if e_factor != 1.0 and words.get("E") is not None:
+                value = float(words["E"] or 0.0)
+                if move is None:
+                    e_new = value
+                else:
+                    delta = value if state.modes.e_relative else value - state.position["E"]
+                    target = state.target(words)
+                    moving = move in ("G2", "G3") or any(
+                        not math.isclose(target[a], state.position[a], abs_tol=1e-9) for a in "XYZ" if a in target)
+                    delta = delta * e_factor if delta > 0 and moving else delta
+                    changes["E"] = delta if state.modes.e_relative else e_new + delta
+                    e_new += delta
+            changes = {k: v for k, v in changes.items() if not math.isclose(v, float(words[k] or 0.0), abs_tol=1e-9)}
+            if mirror and command in ("G2", "G3"):
+                comment = line.comment
+                out[index] = Line.make("G3" if command == "G2" else "G2", {**words, **changes},
+                                       comment.strip() if comment is not None else None).raw
+            elif changes:
+                out[index] = line.with_words(**changes).raw
+        state.follow_words(command, words, move)
+    e_job, restore = state.position["E"], None
+    if e_factor != 1.0 and not math.isclose(e_new, e_job, abs_tol=1e-9):
+        for index, line in doc.lines(end):
+            state.set_modes(toolpath.state_at(index))
+            move = state.move_of(line.command, line.words)
+            if line.words.get("E") is not None and (line.command == "G92" or (move and not state.modes.e_relative)):
+                restore = e_job if line.command != "G92" else None
+                break
+    return out, restore
+
+
+def odd_job(seed: int, lines: int = 3000) -> str:
+    """A job of plain moves and everything that is not one: spellings Line reads its own way, G91, G92,
+    G28, G20, M83 stretches, arcs, bare coordinates, long numbers and values on rounding ties."""
+    rng = random.Random(seed)
+    out = ["G21", "G90", "M82", "G28", "G92 E0", ";LAYER:0", "G1 Z0.2 F600"]
+    e = 0.0
+    odd = ["G01 X{y}00 Y{y} E{e}", "g1 x{x} y{y} e{e}", "G1X{x}Y{y}E{e}", "X{x} Y{y} E{e}", "N7 G1 X{x} Y{y}*71",
+           "G1 X{x} (why) Y{y}", "G1 X1.2.3 Y{y}", "G1 X{x} X{y}", "G1 X {x}", "G1\tX{x} Y{y}", "G1 X{x} Y{y} S90",
+           "G1 X{x} Y{y} E{e} ;  spaced out  ", "G1 X{x} Y{y};", "G1 X-0 Y-0.000001 E{e}", "G1 X.5 Y{y}",
+           "G1 X123456789.123 Y{y}", "G1 X1.123456789 Y0.000000001 E{e}", "G1 X0.015625 Y0.046875 E{e}",
+           "G1 X{x} Y{y} E1{e}00000000", "G1 X1234567.25 Y-765432.125 E{e}",
+           "G1 X999999.999995 Y99999.999996 E{e}", "G1 X-99999.99 Y5000000", "G2 X{x} Y{y} I1.5 J-2 E{e}", "G3 X{x} Y{y} R5", "G2", "G1 ; nothing",
+           "G28 X", "G92 X10 Y10", "G91", "G90", "M83", "M82", "G20", "G21", "G92 E0", "M117 G1 X5", "G1 E-0.8"]
+    while len(out) < lines:
+        e += 0.03125
+        x, y = f"{rng.uniform(10, 150):.{rng.randint(0, 4)}f}", f"{rng.uniform(10, 150):.3f}"
+        text = rng.choice(odd) if rng.random() < 0.15 else "G1 X{x} Y{y} E{e}"
+        out.append(text.format(x=x, y=y, e=f"{e:.5f}"))
+        if rng.random() < 0.01:
+            out.append(f";LAYER:{len(out)}")
+    out += [";TIME_ELAPSED:9", "G90", "M82", "G1 E2", "G1 X0 Y200"]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("chunk", [None, 333])
+@pytest.mark.parametrize("job", ["cura", "prusaslicer", "simplify3d_crlf_nofinal", "plain_mixed", "odd1", "odd2"])
+def test_the_same_bytes_as_line_by_line(scale: ModuleType, postprocess: Callable[[str], ModuleType],
+                                        settings: dict[str, Any], sliced: Any, monkeypatch: pytest.MonkeyPatch,
+                                        job: str, chunk: int | None) -> None:
+    if chunk is not None:  # many chunks: lines and words on their borders
+        monkeypatch.setattr(scale, "CHUNK", chunk)
+    for extra in ({"scale_x": 0.5, "scale_y": 0.5, "offset_x": 10.0, "offset_y": 10.0},
+                  {"scale_x": -1.2, "scale_y": 1.2, "offset_x": 220.0, "scale_z": 0.7, "offset_z": 0.05},
+                  {"scale_z": 2.0, "scale_extrusion": False, "only_body": False},
+                  {"scale_x": 1 / 3, "scale_y": 1 / 3, "offset_y": 1e-7, "only_body": False}):
+        doc = GcodeDocument.from_text(odd_job(int(job[3:]))) if job.startswith("odd") else sliced(job)
+        given = {**settings, **extra}
+        body = scale.print_body(doc) if given["only_body"] else None
+        first, end = body if body is not None else (0, len(doc))
+        expected, restore = line_by_line(doc, given, first, end, postprocess("gcode_state"))
+        plan = scale.transform(doc, given, first, end)
+        assert plan.edits == len(expected) and plan.restore_e == restore, (job, extra)
+        assert (plan.text or doc.to_bytes()) == rewritten(doc, expected), (job, extra)
+
+
+def test_running_adds_in_file_order(postprocess: Callable[[str], ModuleType]) -> None:
+    running = postprocess("gcode_state").running
+    rng = np.random.default_rng(3)
+    # Runs of additions of every length around the 64 steps taken together, each after a value set.
+    adds = np.concatenate([np.r_[False, np.ones(n, bool)] for n in (0, 1, 2, 7, 63, 64, 65, 66, 200, 1000, 3)])
+    adds[0] = True  # the first run adds to the start
+    values = rng.uniform(-1e3, 1e3, adds.size) * rng.choice([1e-6, 1.0, 1e6], adds.size)
+    expected, x = [], 1.5
+    for value, add in zip(values.tolist(), adds.tolist(), strict=True):
+        x = x + value if add else value
+        expected.append(x)
+    assert running(values, adds, 1.5).tolist() == expected  # equal floats, not approximately

@@ -11,7 +11,7 @@ returns to where it was called; a second park around it would only add moves. Ch
 `M600` to have both (a firmware whose M600 does not park, such as some Klipper macros).
 
 Runs in a scriptdeck worker; uses only the document's public API (`document.layers`,
-`document.insert`, and what `gcode_state.state_before` reads).
+`document.insert`, and what `gcode_state.state_before` reads: `toolpath().state_at` and positions).
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def park_lines(settings: dict[str, Any], state: GcodeState) -> tuple[list[str], 
     `state` is the program's state where the block goes: its position (the return point), its
     feed rate and modes (restored at the end), its units (settings are in mm, moves in the file's).
     """
-    unit = state.unit
+    modes = state.modes
+    unit = modes.unit
 
     def number(mm: float) -> str:
         return format_number(mm / unit)
@@ -75,8 +76,8 @@ def park_lines(settings: dict[str, Any], state: GcodeState) -> tuple[list[str], 
     travel_f = f"F{number(float(settings.get('travel_speed', 100.0)) * 60)}"
     z_f = f"F{number(Z_FEED_MM_S * 60)}"
     x, y, z = (format_number(state.position[a]) for a in "XYZ")
-    switch_xyz = state.relative  # park moves are absolute
-    switch_e = retract > 0 and (switch_xyz or not state.e_relative)  # after G90, Marlin's E is absolute too
+    switch_xyz = modes.xyz_relative  # park moves are absolute
+    switch_e = retract > 0 and (switch_xyz or not modes.e_relative)  # after G90, Marlin's E is absolute too
     before, after = [], []
     if switch_xyz:
         before.append("G90 ; absolute moves for the park")
@@ -93,14 +94,14 @@ def park_lines(settings: dict[str, Any], state: GcodeState) -> tuple[list[str], 
         after.append(f"G1 Z{z} {z_f} ; down to the print")
     if retract > 0:
         after.append(f"G1 E{number(retract)} {retract_f} ; unretract")
-    if state.feed is not None:
-        after.append(f"G1 F{number(state.feed)} ; the job's feed rate")
+    if modes.feed is not None:
+        after.append(f"G1 F{number(modes.feed)} ; the job's feed rate")
     else:
         after.append(f"G1 F{number(FIRMWARE_FEED_MM_MIN)} ; the firmware's default feed rate (the job set none yet)")
     if switch_xyz:
         after.append("G91 ; relative moves again")
     if switch_xyz or switch_e:  # G91 sets E on Marlin but not everywhere: say it
-        after.append("M83 ; relative extrusion again" if state.e_relative else "M82 ; absolute extrusion again")
+        after.append("M83 ; relative extrusion again" if modes.e_relative else "M82 ; absolute extrusion again")
     return before, after
 
 
