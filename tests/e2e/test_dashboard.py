@@ -96,6 +96,18 @@ def test_open_an_svg_through_the_format_plugin_and_see_the_preview(page: Any) ->
     shot(page, "document")
 
 
+def test_a_file_picked_before_the_format_list_came_still_goes_through_its_format(page: Any) -> None:
+    def slow(route: Any) -> None:
+        page.wait_for_timeout(800)  # the list comes after the file is picked
+        route.continue_()
+
+    page.route("**/api/document/formats", slow)
+    open_file(page, "drawing.svg", SVG, "image/svg+xml")
+    page.wait_for_selector(".format-dialog")  # not read as plain G-code
+    page.keyboard.press("Escape")
+    page.unroute("**/api/document/formats")
+
+
 def test_answer_a_plugins_choose_option_in_the_browser(page: Any) -> None:
     open_file(page, "square.gcode", SQUARE)
     page.wait_for_selector("#doc-name:text('square.gcode')")

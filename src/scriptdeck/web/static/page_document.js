@@ -22,6 +22,7 @@ export function documentPage(root, app) {
   const status = h("div", { class: "notice hidden", id: "doc-status" });
   const preview = new Preview(canvas);
   let formats = { formats: [], accept: "" }, revision = -1;
+  let formatsLoading = null; // the list being fetched: a file picked meanwhile waits for it
 
   root.append(h("div", { class: "toolbar" }, openBtn, saveBtn, undoBtn, printBtn, file, h("span", { class: "spacer" }), title), status,
     h("div", { class: "grid", style: "grid-template-columns: 1fr 280px; align-items:start" },
@@ -43,13 +44,19 @@ export function documentPage(root, app) {
   }
   function note(kind, text) { status.className = `notice ${kind}`; status.textContent = text; if (!text) status.classList.add("hidden"); }
 
-  async function loadFormats() {
-    formats = await get("/api/document/formats");
-    file.setAttribute("accept", formats.accept);
+  function loadFormats() {
+    formatsLoading = get("/api/document/formats").then((list) => {
+      formats = list;
+      file.setAttribute("accept", formats.accept);
+    }).catch((e) => { formatsLoading = null; throw e; }); // the next pick asks again
+    return formatsLoading;
   }
   file.onchange = async () => {
     const f = file.files[0]; file.value = "";
     if (!f) return;
+    // Picked before the format list came (right after opening the page): without the list the
+    // file would be read as plain G-code, skipping its format and that format's settings.
+    try { await (formatsLoading || loadFormats()); } catch (e) { note("err", errorText(e)); return; }
     const ext = f.name.includes(".") ? f.name.split(".").pop().toLowerCase() : "";
     const candidates = formats.formats.filter((x) => x.can_open && x.extensions.includes(ext));
     let fmt = candidates[0];
