@@ -99,6 +99,21 @@ def test_position_is_known_after_connect_and_after_each_lease(machine_factory) -
     assert m.position["X"] == 7.0 and m.position["Y"] == 2.0
 
 
+def test_position_auto_reports_update_the_position_and_answer_only_m114(machine_factory) -> None:
+    m = machine_factory("virtual://", temp_interval=1)  # M155 S1 and, with AUTOREPORT_POS, M154 S1
+    moved = threading.Event()
+    m.add_line_listener(lambda direction, text: moved.set() if direction == "in" and "X:9" in text else None)
+    with m.lease("script") as lease:
+        lease.request("G1 X9 Y4")
+        assert moved.wait(5), "no M154 position report during the lease"
+        assert m.position["X"] == 9.0 and m.position["Y"] == 4.0  # while the owner never asked
+        replies = [lease.request("G4 P1100")]  # long enough for a report to come meanwhile
+        replies += [lease.request("M400") for _ in range(3)]
+        assert all(r == ["ok"] for r in replies), replies
+        answer = lease.request("M114")
+        assert answer[0].startswith("X:9.00 Y:4.00") and answer[-1] == "ok"
+
+
 def test_line_listeners_see_both_directions(machine_factory) -> None:
     m = machine_factory()
     seen: list[tuple[str, str]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 
@@ -366,6 +367,61 @@ def test_pty_transport_reads_blocking_then_polls_and_wakes_on_close() -> None:
         os.close(master)
 
 
+def test_pty_read_with_less_time_than_vtime_left_polls_instead_of_blocking(monkeypatch) -> None:
+    import os
+    import tty
+
+    from scriptdeck.machine import transport
+    from scriptdeck.machine.transport import FdTransport
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    t = FdTransport(slave, "pty")
+    reads: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, n: int) -> bytes:
+        reads.append(fd)
+        return real_read(fd, n)
+
+    try:
+        os.write(master, b"ok\n")
+        assert t.read(5) == b"ok\n"  # active: the next read would block in read() for VTIME
+        monkeypatch.setattr(transport.os, "read", counting_read)
+        assert t.read(0.01) == b""  # a short timeout is kept: poll, and no blocking read
+        assert reads == []
+    finally:
+        monkeypatch.undo()
+        t.close()
+        t.release_wakeup()
+        os.close(master)
+
+
+def test_serial_object_read_shortens_its_last_slice_to_the_timeout() -> None:
+    from scriptdeck.machine.transport import SerialObjectTransport
+
+    class Silent:
+        def __init__(self) -> None:
+            self.timeout = 0.0
+            self.waits: list[float] = []
+
+        def read(self, n: int) -> bytes:
+            self.waits.append(self.timeout)
+            return b""
+
+        def close(self) -> None:
+            pass
+
+    obj = Silent()
+    t = SerialObjectTransport(obj, "obj://", slice_s=0.1)
+    assert t.read(0.02) == b""
+    assert obj.waits and all(w <= 0.02 for w in obj.waits)
+    obj.waits.clear()
+    obj.read = lambda n: (obj.waits.append(obj.timeout), b"ok\n")[1]  # type: ignore[method-assign]
+    assert t.read(None) == b"ok\n"
+    assert obj.waits == [0.1]  # back to whole slices
+
+
 def test_pty_hang_up_during_an_exchange_is_a_disconnect() -> None:
     import os
     import tty
@@ -437,3 +493,128 @@ def test_window_holds_lines_back_by_planner_backlog() -> None:
     for (planned, lines), expected in cases.items():
         w = window(16 - planned, lines)
         assert (w.defer(), w.gather_oks()) == expected, (planned, lines)
+
+
+# Ping-pong streaming has a hot path (Sender._stream_step) that the general path must take over
+# from whenever anything else happens; these streams force each of those hand-overs.
+def test_pingpong_stream_resends_renumbers_and_refuses_long_lines(scripted) -> None:
+    seen: set[int] = set()
+
+    def respond(line: str) -> str:
+        n = number(line)
+        if n == 7 and n not in seen:
+            seen.add(n)
+            return "Error:Line Number is not Last Line Number+1, Last Line: 6\nResend: 7\nok"
+        return "ok"
+
+    sender, fw = scripted(respond, flow="pingpong", rx_size=48)
+    lines = [f"G1 X{i}" for i in range(1, 10)] + ["M110 N100", "G1 X10", "G1 X11"]
+    stream = sender.stream(Stream(lines))
+    assert stream.finished.wait(5)
+    assert stream.error is None
+    assert [number(w) for w in fw.written] == [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 100, 101, 102]
+    assert (stream.sent, stream.acked) == (12, 12)
+
+    long = sender.stream(Stream(["G1 X1", "G1 X1.000000 Y2.000000 Z3.000000 E4.000000 F5", "G1 X2"]))
+    assert long.finished.wait(5)
+    assert isinstance(long.error, ProtocolError)
+    assert [number(w) for w in fw.written[13:]] == [103]
+
+
+def test_pingpong_stream_pauses_listens_and_lets_requests_in(scripted) -> None:
+    paused = threading.Event()
+    sender: Sender
+
+    def respond(line: str) -> str:
+        if number(line) == 50 and not paused.is_set():
+            sender.set_paused(True)  # from inside the stream's own write, as a pause may come
+            paused.set()
+        return "ok"
+
+    sender, fw = scripted(respond, flow="pingpong")
+    heard: list[tuple[str, str]] = []
+    stream = sender.stream(Stream(f"G1 X{i}" for i in range(1, 200)))
+    assert paused.wait(5)
+    assert not stream.finished.wait(0.2)
+    assert len(fw.written) == 50
+    sender.line_listeners.append(lambda direction, text: heard.append((direction, text)))
+    assert sender.request("M105", 5, urgent=True) == ["ok"]  # urgent lines pass a pause
+    sender.set_paused(False)
+    assert stream.finished.wait(5)
+    assert stream.error is None
+    assert [number(w) for w in fw.written] == list(range(1, 201))
+    assert stream.acked == 199
+    outs = [t for d, t in heard if d == "out"]
+    assert outs[0].startswith("N51 M105*") and outs[-1].startswith("N200 G1 X199*")
+    assert sum(1 for d, _ in heard if d == "in") == len(outs)
+
+
+def test_pingpong_stream_cancel_stops_at_once(scripted) -> None:
+    sender: Sender
+
+    def respond(line: str) -> str:
+        if number(line) == 100:
+            sender.discard("cancelled by the test")  # while line 100 waits for its ok
+        return "ok"
+
+    sender, fw = scripted(respond, flow="pingpong")
+    stream = sender.stream(Stream("G1 X1" for _ in range(100_000)))
+    assert stream.finished.wait(5)
+    assert "cancelled" in str(stream.error)
+    assert len(fw.written) == 100
+    sender.request("M400", 5)  # the link stays usable
+    assert fw.written[-1].startswith("N101 M400*")
+
+
+def test_auto_reports_do_not_hold_off_the_acknowledgement_timeout(scripted) -> None:
+    # A firmware that lost our line but keeps reporting temperatures (M155) and position (M154)
+    # must still time out: the reports come whether or not it got the line.
+    sender, fw = scripted(lambda line: None, ack_timeout=0.6)
+    sender.position_reports = True
+    stop = threading.Event()
+
+    def reports() -> None:
+        while not stop.wait(0.1):
+            fw.push(" T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\nX:1.00 Y:2.00 Z:0.00 E:0.00 Count X:80 Y:160 Z:0\n")
+
+    th = threading.Thread(target=reports)
+    th.start()
+    try:
+        with pytest.raises(AckTimeoutError, match="G1 X5"):
+            sender.request("G1 X5", 10)
+    finally:
+        stop.set()
+        th.join()
+
+
+def test_position_reports_answer_only_m114(scripted) -> None:
+    report = "X:1.00 Y:2.00 Z:0.00 E:0.00 Count X:80 Y:160 Z:0"
+    sender, _ = scripted(lambda line: f"{report}\nok")  # a report arrives before every ok
+    assert sender.request("G1 X1", 5) == [report, "ok"]  # without M154 it is the line's own reply
+    sender.position_reports = True
+    assert sender.request("G1 X1", 5) == ["ok"]
+    assert sender.request("M114", 5) == [report, "ok"]
+
+
+def test_a_line_sent_while_an_auto_report_is_handled_keeps_its_whole_timeout(scripted) -> None:
+    # The race CI once hit: the reader has read an auto-report, a caller sends a line (its clock
+    # starts), then the reader handles the report. The report must not put back the clock of
+    # the long idle before, which timed the new line out at once ("machine error" mid-run).
+    sender, fw = scripted(lambda line: "ok", ack_timeout=0.5)
+    time.sleep(0.6)  # idle longer than the timeout: the last reply is old
+    handle = sender._handle
+    sent: list[Command] = []
+
+    def racing(*args: object) -> bytes:
+        if not sent:
+            sent.append(sender.send("G28"))  # between the read and its handling
+        return handle(*args)  # type: ignore[arg-type]
+
+    sender._handle = racing  # type: ignore[method-assign]
+    fw.push(" T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\n")
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent, "the report was never handled"
+    sender.wait(sent[0], 5)
+    assert sender.request("M105", 5)

@@ -123,6 +123,22 @@ def test_m155_auto_reports() -> None:
     assert fw.out.decode().startswith(" T:21.00")
 
 
+def test_m154_auto_reports_the_position() -> None:
+    fw = Firmware(VirtualOptions(start=False))
+    out = feed(fw, ["M115", "G1 X12.5 Y3", "M154 S1"])
+    assert "Cap:AUTOREPORT_POS:1" in out
+    fw.step(0.5)
+    assert b"X:" not in fw.out
+    fw.step(1.05)
+    assert fw.out.decode().startswith("X:12.50 Y:3.00 Z:0.00 E:0.00 Count")
+    fw.out.clear()
+    fw.receive(frame(4, "M154 S0"), 1.1)
+    fw.step(1.1)
+    assert fw.out == b"ok\n"
+    fw.step(5.0)
+    assert b"X:" not in fw.out
+
+
 @pytest.mark.parametrize(
     ("fault", "expect"),
     [

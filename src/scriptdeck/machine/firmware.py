@@ -80,6 +80,8 @@ class Firmware:
         self.block_heater = self.heaters["T"]
         self.autoreport_s = 0.0
         self.next_report = 0.0
+        self.pos_report_s = 0.0  # M154 position auto-report interval
+        self.next_pos_report = 0.0
         self.next_keepalive = 0.0
         self.last_activity = now
         self.clock = now
@@ -240,6 +242,8 @@ class Firmware:
             wakes.append(self.next_keepalive)
         if self.autoreport_s:
             wakes.append(self.next_report)
+        if self.pos_report_s:
+            wakes.append(self.next_pos_report)
         if self.o.wait_ms and not self.queue and self.blocked is None:
             wakes.append(self.last_activity + self.o.wait_ms / 1000)
             if now >= wakes[-1]:
@@ -250,6 +254,10 @@ class Firmware:
             self.emit(" " + self._temps())
             self.next_report = now + self.autoreport_s
             wakes.append(self.next_report)
+        if self.pos_report_s and now >= self.next_pos_report:
+            self._report_position()
+            self.next_pos_report = now + self.pos_report_s
+            wakes.append(self.next_pos_report)
         return min(wakes) if wakes else None
 
     # commands --------------------------------------------------------------------------
@@ -299,6 +307,14 @@ class Firmware:
         self.stats["accepted"] += 1
         self.log.append(cmd)
 
+    def _report_position(self) -> None:
+        """M114's answer, also M154's auto-report: the same line, as Marlin sends both."""
+        p = self.pos
+        self.emit(
+            f"X:{p['X']:.2f} Y:{p['Y']:.2f} Z:{p['Z']:.2f} E:{p['E']:.2f} "
+            f"Count X:{round(p['X'] * 80)} Y:{round(p['Y'] * 80)} Z:{round(p['Z'] * 400)}"
+        )
+
     def _move(self, w: dict[str, float | None]) -> None:
         for axis in ("X", "Y", "Z", "E"):
             v = w.get(axis)
@@ -309,11 +325,7 @@ class Firmware:
 
     def _simple(self, code: str, cmd: str, w: dict[str, float | None]) -> None:
         if code == "M114":
-            p = self.pos
-            self.emit(
-                f"X:{p['X']:.2f} Y:{p['Y']:.2f} Z:{p['Z']:.2f} E:{p['E']:.2f} "
-                f"Count X:{round(p['X'] * 80)} Y:{round(p['Y'] * 80)} Z:{round(p['Z'] * 400)}"
-            )
+            self._report_position()
         elif code == "G90":
             self.relative = self.e_relative = False
         elif code == "G91":
@@ -337,11 +349,14 @@ class Firmware:
                 "PROTOCOL_VERSION:1.0 MACHINE_TYPE:scriptdeck virtual printer EXTRUDER_COUNT:1"
             )
             for cap, on in (("AUTOREPORT_TEMP", 1), ("ADVANCED_OK", adv), ("EMERGENCY_PARSER", 1),
-                            ("AUTOREPORT_POS", 0), ("HOST_ACTION_COMMANDS", 0)):
+                            ("AUTOREPORT_POS", 1), ("HOST_ACTION_COMMANDS", 0)):
                 self.emit(f"Cap:{cap}:{on}")
         elif code == "M155":
             self.autoreport_s = w.get("S") or 0.0
             self.next_report = self.clock + self.autoreport_s
+        elif code == "M154":
+            self.pos_report_s = w.get("S") or 0.0
+            self.next_pos_report = self.clock + self.pos_report_s
         elif code in ("M112", "M410", "M108"):
             pass  # already handled by the emergency parser on arrival
         elif not re.fullmatch(r"[GMT]\d+(\.\d+)?", code):

@@ -166,6 +166,10 @@ class Machine:
                 sender.request(f"M155 S{max(1, round(self.temp_interval))}", timeout, urgent=True)
             elif self.temp_interval > 0:
                 self._start_poller()
+            if self.capabilities.get("AUTOREPORT_POS") and self.temp_interval > 0:
+                # Live position at the temperature reports' pace (Marlin's M154), e.g. for the dashboard.
+                sender.position_reports = True
+                sender.request(f"M154 S{max(1, round(self.temp_interval))}", timeout, urgent=True)
             for line in self._connect_lines():
                 sender.request(line, timeout, urgent=True)
         except MachineError as exc:

@@ -1,4 +1,4 @@
-"""The sender: numbers, frames and streams lines to the firmware; one reader thread completes them.
+"""The sender: numbers, frames and streams lines to the firmware; its public API and the writing side.
 
 Klipper's ``serialhdl`` shape: a single background thread owns reading the port and
 completes waiting callers through a ``threading.Condition``; nobody polls with ``sleep``.
@@ -10,10 +10,9 @@ after an ``ok``), serialised by a write lock taken without blocking: a thread th
 taken leaves a note (``_kick``) that the holder reads before letting go, so the reader never
 waits for a writer and no line waits for a wake-up that already passed.
 
-The hot path is one reader wake-up per burst of replies: plain and ADVANCED_OK ``ok`` lines
-are matched on raw bytes (no decoding, no :class:`Reply`), the lines they make room for are
-framed and written in one ``write``, and the condition is only notified when someone waits.
-Flow control and resend bookkeeping live in :mod:`scriptdeck.machine.window`.
+The reading side (the reader thread, replies, the streaming hot path) is the base class,
+:class:`~scriptdeck.machine.receiving.Receiver`; this module has the state, the public API
+and the writing side. Flow control and resend bookkeeping live in :mod:`scriptdeck.machine.window`.
 """
 
 from __future__ import annotations
@@ -24,23 +23,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from scriptdeck.errors import (
-    AckTimeoutError,
-    FirmwareHaltError,
-    MachineError,
-    NotConnectedError,
-    ProtocolError,
-    RunCancelledError,
-)
+from scriptdeck.errors import AckTimeoutError, MachineError, NotConnectedError, RunCancelledError
 from scriptdeck.machine.commands import Command, SenderConfig, Stream
-from scriptdeck.machine.protocol import (
-    Reply,
-    ReplyKind,
-    clean_line,
-    fast_ok,
-    is_recoverable_error,
-    parse_reply,
-)
+from scriptdeck.machine.protocol import Reply, clean_line
+from scriptdeck.machine.receiving import PARK_S as PARK_S  # importable from here, as before the split
+from scriptdeck.machine.receiving import Receiver
 from scriptdeck.machine.transport import Transport
 from scriptdeck.machine.window import Window
 
@@ -49,20 +36,18 @@ __all__ = ["Command", "Sender", "SenderConfig", "Stream"]
 # Emergency commands Marlin's parser acts on as they arrive: sent at once when their bytes
 # fit the receive buffer, else first in line (M112 always at once: the firmware halts anyway).
 EMERGENCY = ("M112", "M410", "M108")
-# Commands whose temperature report is their answer; any other report is an auto-report (M155).
-_TEMP_OWNERS = ("M105", "M109", "M190")
-# How long the reader thread leaves the port to callers after answering one (see Sender._park).
-PARK_S = 0.05
 
 
-class Sender:
+class Sender(Receiver):
     """Owns one transport. ``start()`` launches the reader; ``close()`` stops it."""
 
     def __init__(self, transport: Transport, config: SenderConfig | None = None) -> None:
         self.transport = transport
         self.config = config or SenderConfig()
         self.window = Window(self.config)
-        lock = threading.Lock()
+        # Entered as the raw lock (a C-level ``with``; Condition's __enter__ is Python code, run
+        # several times per line); the conditions below are only for waiting and notifying.
+        self._lock = lock = threading.Lock()
         self._cond = threading.Condition(lock)
         # The reader thread, parked, waits on its own condition (same lock): notifying the
         # callers does not wake it.
@@ -87,7 +72,10 @@ class Sender:
         self._ok_len = 3  # bytes of the last "ok" line, for gathering reads
         self._closing = False
         self.paused = False
+        # The firmware auto-reports its position (M154): a position line then answers only M114.
+        self.position_reports = False
         self.started = threading.Event()  # the firmware said "start" (or anything)
+        self._greeted = False  # started is set (a plain attribute: read on every reply)
         self.line_listeners: list[Callable[[str, str], None]] = []  # (direction "in"/"out", text)
         self.reply_listeners: list[Callable[[Reply], None]] = []  # replies carrying temperatures/position
         self.failure_listeners: list[Callable[[MachineError], None]] = []
@@ -104,7 +92,7 @@ class Sender:
 
     @property
     def idle(self) -> bool:
-        with self._cond:
+        with self._lock:
             return not self._busy()
 
     def send(self, text: str, *, urgent: bool = False) -> Command:
@@ -116,7 +104,7 @@ class Sender:
         if cmd.text.split(None, 1)[0].upper() in EMERGENCY:
             self._send_emergency(cmd)
             return cmd
-        with self._cond:
+        with self._lock:
             self._check()
             if not urgent:
                 while len(self._normal) >= self.config.max_queue and self._failure is None:
@@ -130,7 +118,7 @@ class Sender:
     def wait(self, cmd: Command, timeout: float | None = None) -> list[str]:
         """Block until ``cmd`` is acknowledged; its reply lines. Raises the link's failure."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             self._waiters += 1
             try:
                 while not cmd.done:
@@ -143,12 +131,12 @@ class Sender:
                     if self._parked and self._reading.acquire(blocking=False):
                         # The reader thread stepped aside: read for ourselves, sparing the
                         # wake-up of a second thread (and its hand-off) on every round trip.
-                        self._cond.release()
+                        self._lock.release()
                         try:
                             self._read_until(cmd, deadline)
                         finally:
                             self._reading.release()
-                            self._cond.acquire()
+                            self._lock.acquire()
                         if self._busy():
                             # Lines in flight we no longer read for: the reader thread takes
                             # them over, whoever else is in request().
@@ -166,12 +154,12 @@ class Sender:
 
     def request(self, text: str, timeout: float | None = None, *, urgent: bool = False) -> list[str]:
         """Send ``text`` and wait for its reply lines; the caller may read them itself (see _park)."""
-        with self._cond:
+        with self._lock:
             self._claims += 1
         try:
             return self.wait(self.send(text, urgent=urgent), timeout)
         finally:
-            with self._cond:
+            with self._lock:
                 self._claims -= 1
                 if self._parked and not self._claims and self._busy():
                     self._unpark.notify()
@@ -179,7 +167,7 @@ class Sender:
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until every queued line is acknowledged."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             self._waiters += 1
             try:
                 while self._busy():
@@ -196,7 +184,7 @@ class Sender:
 
     def stream(self, stream: Stream) -> Stream:
         """Start streaming; only one stream at a time (the lease owner's)."""
-        with self._cond:
+        with self._lock:
             self._check()
             if self._stream is not None:
                 raise MachineError("a stream is already running on this machine")
@@ -206,14 +194,14 @@ class Sender:
 
     def set_paused(self, paused: bool) -> None:
         """Hold (or release) normal lines and the stream; urgent lines and in-flight acks go on."""
-        with self._cond:
+        with self._lock:
             self.paused = paused
         if not paused:
             self._pump()
 
     def discard(self, reason: str = "cancelled") -> None:
         """Drop every line not yet sent (normal queue and stream); their waiters get an error."""
-        with self._cond:
+        with self._lock:
             err = RunCancelledError(reason)
             for cmd in self._normal:
                 cmd.error = err
@@ -225,7 +213,7 @@ class Sender:
 
     def fail(self, error: MachineError) -> None:
         """Put the link in its terminal state: every waiter and every later call gets ``error``."""
-        with self._cond:
+        with self._lock:
             if self._failure is not None:
                 return
             self._failure = error
@@ -272,7 +260,7 @@ class Sender:
         halt = cmd.text.upper().startswith("M112")
         w = self.window
         with self._write_lock:
-            with self._cond:
+            with self._lock:
                 self._check()
                 send = halt or not w.rx_size or w.held + len(cmd.data) <= w.rx_size
                 if not send:
@@ -357,7 +345,7 @@ class Sender:
                     self._write(batch)
                 while self._kick:
                     self._kick = False
-                    with self._cond:
+                    with self._lock:
                         batch = self._take()
                     if batch:
                         self._write(batch)
@@ -390,223 +378,3 @@ class Sender:
         s.error = error
         s.finished.set()
         self._cond.notify_all()
-
-    # internals: receiving ----------------------------------------------------------------
-    def _read_loop(self) -> None:
-        ack_timeout = self.config.ack_timeout
-        monotonic = time.monotonic
-        w = self.window
-        reading = self._reading
-        reading.acquire()
-        try:
-            while self._failure is None:
-                if self._wake:
-                    self._wake = False
-                    if not self._busy():
-                        # A caller's reply came and nothing else is expected: its next request
-                        # is likely to follow at once, and it can read that reply itself.
-                        reading.release()
-                        try:
-                            self._park()
-                        finally:
-                            reading.acquire()
-                        continue
-                    # Waiters are woken just before the reader blocks again: woken in _handle,
-                    # they would only wait a second time, for the interpreter lock this thread holds.
-                    with self._cond:
-                        self._cond.notify_all()
-                # Idle, the read still wakes every ack_timeout: a line sent meanwhile starts its
-                # clock when it is sent (_take), and is checked at the latest one period later.
-                timeout = ack_timeout
-                if w.inflight:
-                    timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
-                self._read_step(timeout)
-        except MachineError as exc:
-            if not self._closing:
-                self.fail(exc)
-        except Exception as exc:  # a bug here must not leave callers waiting forever
-            self.fail(ProtocolError(f"reader stopped: {exc!r}"))
-        finally:
-            reading.release()
-
-    def _park(self) -> None:
-        """Step aside from the port for up to PARK_S, until lines need a reader nobody provides.
-
-        Bytes that come meanwhile (an auto-report) wait in the kernel's buffer, not lost.
-        """
-        deadline = time.monotonic() + PARK_S
-        with self._cond:
-            self._cond.notify_all()  # the waiter whose reply came
-            self._parked = True
-            try:
-                while self._failure is None and not self._resume and not (self._busy() and not self._claims):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._unpark.wait(remaining)
-            finally:
-                self._parked = False
-                self._resume = False
-
-    def _read_until(self, cmd: Command, deadline: float | None) -> None:
-        """A waiting caller holding the reading role: read until ``cmd`` is answered."""
-        ack_timeout = self.config.ack_timeout
-        monotonic = time.monotonic
-        w = self.window
-        try:
-            while not cmd.done and cmd.error is None and self._failure is None:
-                timeout = ack_timeout
-                if w.inflight:
-                    timeout = max(0.0, self._last_rx + ack_timeout - monotonic())
-                if deadline is not None:
-                    timeout = min(timeout, deadline - monotonic())
-                    if timeout <= 0:
-                        return  # wait() raises the timeout
-                self._read_step(timeout)
-                if self._wake:
-                    self._wake = False
-                    if self._waiters > 1:  # others wait for lines this read completed
-                        with self._cond:
-                            self._cond.notify_all()
-        except MachineError as exc:
-            if not self._closing:
-                self.fail(exc)
-        except Exception as exc:  # as in _read_loop
-            self.fail(ProtocolError(f"reader stopped: {exc!r}"))
-
-    def _read_step(self, timeout: float) -> None:
-        """One read and the complete reply lines it brings (by the holder of the reading role)."""
-        w = self.window
-        gather = self._gather
-        if gather is not None:
-            # While the planner has a backlog, the next ok alone sends nothing (Window.defer):
-            # sleep until the ok that does (its first byte: ok lines vary in length) has come.
-            oks = 0 if self._waiters else w.gather_oks()
-            gather(oks * self._ok_len + 1 if oks else 0)
-        data = self.transport.read(timeout)
-        if not data:
-            self._check_timeout()
-            return
-        self._last_rx = time.monotonic()
-        if self._partial:
-            data = self._partial + data
-            self._partial = b""
-        if data[-1:] != b"\n":
-            cut = data.rfind(b"\n") + 1
-            self._partial = data[cut:]
-            if not cut:
-                return
-            data = data[:cut]
-        self._handle(data)
-
-    def _check_timeout(self) -> None:
-        with self._cond:
-            if not (self.window.inflight and time.monotonic() - self._last_rx >= self.config.ack_timeout):
-                return
-            err = AckTimeoutError(
-                f"no acknowledgement for {self._last_sent_text()!r} within {self.config.ack_timeout} s"
-            )
-        self.fail(err)
-
-    def _handle(self, data: bytes) -> None:
-        """Replies ending in a newline: acknowledge, then write what the acks made room for."""
-        lines = data.split(b"\n")
-        lines.pop()
-        reports: list[Reply] = []
-        failure: MachineError | None = None
-        acked = False
-        batch: list[Command] | None = None
-        w = self.window
-        with self._cond:
-            for raw in lines:
-                m = fast_ok(raw)
-                if m is not None:
-                    self._ok_len = len(raw) + 1
-                    planner, free = m.groups()
-                    cmd = w.on_ok(None if free is None else int(free), None if planner is None else int(planner))
-                    if cmd is not None:
-                        cmd.response.append("ok" if len(raw) < 4 else raw.decode("ascii").strip())
-                        self._done(cmd)
-                    acked = True
-                    continue
-                text = raw.decode("ascii", "replace").strip("\r\x00 ")
-                if text:
-                    failure, ack = self._handle_slow(text, reports)
-                    acked = acked or ack
-                    if failure is not None:
-                        break
-            if not self.started.is_set():
-                self.started.set()
-            if acked:
-                # Waiters are woken just before the reader blocks again (_read_loop): woken now,
-                # they would only wait a second time, for the interpreter lock this thread holds.
-                self._wake = self._wake or self._waiters > 0
-                # Nothing waiting to be sent (a round trip's reply): no write lock, no _take.
-                if not (w.resend or self._urgent or self._normal or self._stream):
-                    acked = False
-                elif failure is None and self._write_lock.acquire(blocking=False):
-                    self._kick = False
-                    batch = self._take()
-        if self.line_listeners:
-            for raw in lines:
-                text = raw.decode("ascii", "replace").strip("\r\x00 ")
-                if text:
-                    self._notify_line("in", text)
-        for reply in reports:
-            for fn in self.reply_listeners:
-                with contextlib.suppress(Exception):
-                    fn(reply)
-        if failure is not None:
-            self.fail(failure)
-        elif batch is not None:
-            self._pump(batch)
-        elif acked:
-            self._pump()
-
-    def _handle_slow(self, text: str, reports: list[Reply]) -> tuple[MachineError | None, bool]:
-        """Any reply but a plain ``ok``: (a failure, whether a line was completed or requeued)."""
-        w = self.window
-        reply = parse_reply(text)
-        if reply.temperatures or reply.position:
-            reports.append(reply)  # only reports interest the listeners
-        kind = reply.kind
-        if kind is ReplyKind.OK:
-            cmd = w.on_ok(reply.buffer_free, reply.planner_free)
-            if cmd is not None:
-                cmd.response.append(text)
-                self._done(cmd)
-            return None, True
-        if kind is ReplyKind.RESEND:
-            done, failure = w.on_resend(reply.line or 0)
-            for cmd in done:
-                self._done(cmd)
-            return failure, True
-        if kind is ReplyKind.ERROR:
-            if not is_recoverable_error(text):
-                last = self._last_sent_text()
-                return FirmwareHaltError(f"firmware halted: {text!r} (last line sent {last!r})"), False
-            return None, False
-        if kind is ReplyKind.WAIT:
-            return None, w.on_wait()
-        if kind is ReplyKind.START:
-            self.started.set()
-            if w.history or w.inflight:
-                return FirmwareHaltError("the firmware restarted (it said 'start'); reconnect"), False
-            return None, False
-        if kind is not ReplyKind.BUSY and w.inflight:  # busy only restarts the acknowledgement timer
-            head = w.inflight[0]
-            # An auto-report (M155) is nobody's answer; M105/M109/M190 do own theirs.
-            if not reply.temperatures or head.text[:4].upper() in _TEMP_OWNERS:
-                head.response.append(text)
-        return None, False
-
-    def _done(self, cmd: Command) -> None:
-        cmd.done = True
-        s = cmd.stream
-        if s is not None:
-            s.acked += 1
-            if s.on_progress is not None:
-                with contextlib.suppress(Exception):
-                    s.on_progress(s)
-            if s is self._stream and s.exhausted and s.acked == s.sent:
-                self._finish_stream(None)

@@ -156,7 +156,8 @@ class FdTransport:
             raise NotConnectedError(f"{self.description}: machine disconnected")
         if self._gather:
             return self._read_gathered(timeout)
-        if self._active:
+        # A blocking read may last VTIME (0.1 s): a caller with less time left polls instead.
+        if self._active and (timeout is None or timeout >= self.ACTIVE_VTIME / 10):
             try:
                 data = os.read(self._fd, 65536)
             except (OSError, ValueError) as exc:
@@ -270,17 +271,23 @@ class SerialObjectTransport:
         self._slice = slice_s
         self._closed = False
         self._use_readline = use_readline
+        self._short = False  # obj.timeout is lowered for the last slice of a short read
         self._write_lock = threading.Lock()
         with contextlib.suppress(Exception):
             obj.timeout = slice_s
 
     def read(self, timeout: float | None) -> bytes:
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._closed:
                 raise NotConnectedError(f"{self.description}: machine disconnected")
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return b""
+                self._slice_for(remaining)
+            elif self._short:
+                self._slice_for(self._slice)
             try:
                 if self._use_readline:
                     data = self._obj.readline()
@@ -296,8 +303,15 @@ class SerialObjectTransport:
                 raise NotConnectedError(f"{self.description}: machine disconnected ({exc})") from exc
             if data:
                 return bytes(data) if not isinstance(data, str) else data.encode()
-            if deadline is not None and time.monotonic() >= deadline:
-                return b""
+
+    def _slice_for(self, remaining: float) -> None:
+        """A read with less than slice_s left waits only that long (a short timeout is kept,
+        not rounded up to a whole slice); the object's timeout is only set when it changes."""
+        short = remaining < self._slice
+        if short or self._short:
+            with contextlib.suppress(Exception):
+                self._obj.timeout = max(remaining, 0.001) if short else self._slice
+            self._short = short
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
