@@ -143,6 +143,40 @@ def test_plugin_list_updates_when_files_change(page: Any, server: DashboardServe
     page.wait_for_selector("[data-service=fresh_script]")
 
 
+def test_a_run_that_ends_before_the_answer_to_its_start_still_shows_its_end(page: Any) -> None:
+    def late(route: Any) -> None:
+        response = route.fetch()  # the run starts now; its events come over the stream first
+        page.wait_for_timeout(4000)
+        route.fulfill(response=response)
+
+    page.route("**/api/runs", late)
+    page.click("#nav a[data-page=scripts]")
+    page.click("[data-service=status_steps]")
+    page.fill("#script-panel input[name=pause]", "0")
+    page.click("#script-run")
+    page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
+    page.unroute("**/api/runs")
+
+
+def test_an_action_that_ends_before_the_answer_to_its_start_still_says_so(page: Any) -> None:
+    open_file(page, "square.gcode", SQUARE)
+    page.wait_for_selector("#doc-name:text('square.gcode')")
+
+    def late(route: Any) -> None:
+        response = route.fetch()
+        page.wait_for_timeout(4000)
+        route.fulfill(response=response)
+
+    page.route("**/api/runs", late)
+    page.click("#nav a[data-page=actions]")
+    page.click("[data-service='PostProcess/search-and-replace']")
+    dialog = page.wait_for_selector(".action-dialog")
+    dialog.query_selector("input[name=find]").fill("^G28$")
+    page.click(".action-dialog [data-role=run]")
+    page.wait_for_selector(".toast :text('finished')", timeout=20_000)
+    page.unroute("**/api/runs")
+
+
 def test_machine_terminal_history_and_events_pages(page: Any) -> None:
     page.click("#nav a[data-page=machine]")
     page.wait_for_selector("#machine-state:text('ready')")

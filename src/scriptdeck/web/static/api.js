@@ -42,7 +42,12 @@ export function on(name, fn) {
   listeners.get(name).add(fn);
   return () => listeners.get(name).delete(fn);
 }
+// Recent envelopes of runs: a page learns a run's id from POST /api/runs, and a quick run's events
+// (even its end) can come over the stream before that response does.
+const recentRunEvents = [];
+export function eventsOfRun(runId) { return recentRunEvents.filter((e) => e.run_id === runId); }
 function dispatch(env) {
+  if (env.run_id) { recentRunEvents.push(env); if (recentRunEvents.length > 200) recentRunEvents.shift(); }
   for (const key of [env.event, "*"]) for (const fn of listeners.get(key) || []) {
     try { fn(env); } catch (e) { console.error(e); }
   }

@@ -1,7 +1,7 @@
 // The Plugins menu: every action service; choosing one opens its settings dialog (pre-filled
 // with the last-used values), then runs it on the open document with progress.
 
-import { ApiError, get, on, post } from "./api.js";
+import { ApiError, eventsOfRun, get, on, post } from "./api.js";
 import { buildForm } from "./forms.js";
 import { clear, errorText, h, icon, modal, toast } from "./ui.js";
 
@@ -57,6 +57,8 @@ export function actionsPage(root, app) {
           const run = await post("/api/runs", { service: s.id, settings: form.values() });
           mine.push(run); renderRuns();
           toast("info", s.label, "running…", 2500);
+          const missed = eventsOfRun(run.id);  // a quick run may have ended before this answer came
+          if (missed.length) onRunEvent(missed[missed.length - 1]);
           return true;
         } catch (e) {
           if (!(e instanceof ApiError && e.field && form.showError(e.field, e.message))) { err.textContent = errorText(e); err.classList.remove("hidden"); }
@@ -66,13 +68,19 @@ export function actionsPage(root, app) {
     ] });
     return dlg;
   }
-  on("*", async (env) => {
+  let fetchSeq = 0;
+  async function onRunEvent(env) {
     const r = env.run_id && mine.find((m) => m.id === env.run_id);
     if (!r) return;
-    try { Object.assign(r, await get(`/api/runs/${r.id}`)); } catch { return; }
+    const seq = ++fetchSeq;
+    let fresh;
+    try { fresh = await get(`/api/runs/${r.id}`); } catch { return; }
+    if (seq < (r.seq || 0)) return;  // an answer asked for later is already on show
+    Object.assign(r, fresh, { seq });
     renderRuns();
     if (r.state === "finished" && /Finished$/.test(env.event)) toast("success", r.title, r.changed === false ? "finished (document unchanged)" : "finished");
     if (["error", "failed"].includes(r.state) && /(Error|Failed)$/.test(env.event)) toast("error", r.title, r.error || r.state, 9000);
-  });
+  }
+  on("*", onRunEvent);
   return { services: render, document: renderDoc, show() { render(); renderDoc(); renderRuns(); } };
 }

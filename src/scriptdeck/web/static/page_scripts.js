@@ -1,6 +1,6 @@
 // Automation scripts: a button per script, its settings form, Run/Cancel, live status, log and result.
 
-import { ApiError, get, on, post, put } from "./api.js";
+import { ApiError, eventsOfRun, get, on, post, put } from "./api.js";
 import { buildForm } from "./forms.js";
 import { clear, errorText, fmtJSON, h, icon, toast } from "./ui.js";
 
@@ -8,7 +8,7 @@ export function scriptsPage(root, app) {
   const tiles = h("div", { class: "tiles", id: "script-tiles" });
   const panel = h("div", { class: "card", id: "script-panel" });
   root.append(h("div", { class: "grid side" }, h("div", {}, h("h2", { class: "muted small", style: "margin:0 0 .6rem;font-weight:600", text: "AUTOMATION SCRIPTS" }), tiles), panel));
-  let selected = null, form = null, runId = null, run = null;
+  let selected = null, form = null, runId = null, run = null, fetchSeq = 0, shownSeq = 0;
 
   function renderTiles() {
     const scripts = app.services.filter((s) => s.kind === "automation");
@@ -56,13 +56,16 @@ export function scriptsPage(root, app) {
     panel.querySelector("#script-error").classList.add("hidden");
     if (form.validate().length) return;
     try {
-      run = await post("/api/runs", { service: selected.id, settings: form.values() });
-      runId = run.id; renderRun();
+      const seq = ++fetchSeq;
+      const started = await post("/api/runs", { service: selected.id, settings: form.values() });
+      runId = started.id; show(started, seq);
+      if (eventsOfRun(runId).length) refresh();  // events that came before this answer
     } catch (e) { showError(e); }
   }
   async function stop() {
     if (!runId) return;
-    try { run = await post(`/api/runs/${runId}/cancel`); renderRun(); } catch (e) { showError(e); }
+    const seq = ++fetchSeq;
+    try { show(await post(`/api/runs/${runId}/cancel`), seq); } catch (e) { showError(e); }
   }
   function renderRun() {
     if (!selected) return;
@@ -79,11 +82,13 @@ export function scriptsPage(root, app) {
     else if (run.state === "finished") clear(result, h("div", { class: "notice ok" }, h("b", { text: "Finished. " }), run.result && Object.keys(run.result).length ? `Returned ${fmtJSON(run.result)}` : ""));
     else clear(result, h("div", { class: `notice ${run.state === "cancelled" ? "warn" : "err"}` }, h("b", { text: `${run.state[0].toUpperCase()}${run.state.slice(1)}. ` }), run.error || ""));
   }
-  async function onRunEvent(env) {
-    if (!runId || env.run_id !== runId) return;
-    try { run = await get(`/api/runs/${runId}`); renderRun(); } catch { /* next event retries */ }
+  // Answers can overtake each other: only one asked for later than the run on show replaces it.
+  function show(r, seq) { if (r.id === runId && seq > shownSeq) { shownSeq = seq; run = r; renderRun(); } }
+  async function refresh() {
+    const seq = ++fetchSeq;
+    try { show(await get(`/api/runs/${runId}`), seq); } catch { /* next event retries */ }
   }
-  on("*", (env) => { if (env.run_id && env.run_id === runId) onRunEvent(env); });
+  on("*", (env) => { if (env.run_id && env.run_id === runId) refresh(); });
   // Values a script returned (or another tab saved) refresh the form; the last run stays on show.
   on("SettingsSaved", (env) => { if (selected && env.payload && env.payload.id === selected.id && !(run && run.state === "running")) select(selected.id, true); });
   return {
