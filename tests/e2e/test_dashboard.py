@@ -143,13 +143,19 @@ def test_plugin_list_updates_when_files_change(page: Any, server: DashboardServe
     page.wait_for_selector("[data-service=fresh_script]")
 
 
-def test_a_run_that_ends_before_the_answer_to_its_start_still_shows_its_end(page: Any) -> None:
+def hold_back_run_starts(page: Any) -> None:
+    """The answer to POST /api/runs comes 4 s late: the run starts at once and its events
+    (even its end) come over the stream first."""
     def late(route: Any) -> None:
-        response = route.fetch()  # the run starts now; its events come over the stream first
+        response = route.fetch()
         page.wait_for_timeout(4000)
         route.fulfill(response=response)
 
     page.route("**/api/runs", late)
+
+
+def test_a_run_that_ends_before_the_answer_to_its_start_still_shows_its_end(page: Any) -> None:
+    hold_back_run_starts(page)
     page.click("#nav a[data-page=scripts]")
     page.click("[data-service=status_steps]")
     page.fill("#script-panel input[name=pause]", "0")
@@ -162,12 +168,7 @@ def test_an_action_that_ends_before_the_answer_to_its_start_still_says_so(page: 
     open_file(page, "square.gcode", SQUARE)
     page.wait_for_selector("#doc-name:text('square.gcode')")
 
-    def late(route: Any) -> None:
-        response = route.fetch()
-        page.wait_for_timeout(4000)
-        route.fulfill(response=response)
-
-    page.route("**/api/runs", late)
+    hold_back_run_starts(page)
     page.click("#nav a[data-page=actions]")
     page.click("[data-service='PostProcess/search-and-replace']")
     dialog = page.wait_for_selector(".action-dialog")
