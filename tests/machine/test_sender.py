@@ -618,3 +618,34 @@ def test_a_line_sent_while_an_auto_report_is_handled_keeps_its_whole_timeout(scr
     assert sent, "the report was never handled"
     sender.wait(sent[0], 5)
     assert sender.request("M105", 5)
+
+
+def test_auto_reports_keep_a_long_running_command_alive(scripted) -> None:
+    # A firmware without busy keep-alives (no HOST_KEEPALIVE_FEATURE) says nothing during a
+    # dwell or homing but its auto-reports: for those commands they prove it is still on them.
+    timers: list[threading.Timer] = []
+
+    def respond(line: str) -> None:
+        t = threading.Timer(1.5, lambda: fw.push("ok\n"))
+        timers.append(t)
+        t.start()
+
+    sender, fw = scripted(respond, ack_timeout=0.6)
+    stop = threading.Event()
+
+    def reports() -> None:
+        while not stop.wait(0.1):
+            fw.push(" T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\n")
+
+    th = threading.Thread(target=reports)
+    th.start()
+    try:
+        assert sender.request("G4 S1.5", 10) == ["ok"]
+        assert sender.request("G28", 10) == ["ok"]
+        with pytest.raises(AckTimeoutError, match="G1 X5"):
+            sender.request("G1 X5", 10)  # an ordinary line: the reports do not keep it alive
+    finally:
+        stop.set()
+        th.join()
+        for t in timers:
+            t.cancel()

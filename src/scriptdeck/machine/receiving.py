@@ -30,6 +30,12 @@ __all__ = ["PARK_S", "Receiver"]
 
 # Commands whose temperature report is their answer; any other report is an auto-report (M155).
 _TEMP_OWNERS = ("M105", "M109", "M190")
+# Commands a firmware may work on for minutes without a word (Marlin sends "busy" keep-alives
+# only when built with HOST_KEEPALIVE_FEATURE): while one is the oldest line in flight, an
+# auto-report too says the firmware is alive and on it, so it restarts the acknowledgement
+# clock (OctoPrint's "long running commands"); for any other line it does not (see _handle).
+LONG_RUNNING = frozenset(("G4", "G28", "G29", "G30", "G32", "G33", "G34", "G76", "M109", "M190",
+                          "M191", "M226", "M303", "M400", "M600", "M0", "M1"))
 # How long the reader thread leaves the port to callers after answering one (see Receiver._park).
 PARK_S = 0.05
 
@@ -431,7 +437,8 @@ class Receiver:
             owned = True
         if owned:
             head.response.append(text)
-        return None, False, owned
+            return None, False, True
+        return None, False, _command_word(head.text) in LONG_RUNNING
 
     def _done(self, cmd: Command) -> None:
         cmd.done = True
@@ -443,3 +450,10 @@ class Receiver:
                     s.on_progress(s)
             if s is self._stream and s.exhausted and s.acked == s.sent:
                 self._finish_stream(None)
+
+
+def _command_word(text: str) -> str:
+    """``"g4 P500"`` → ``"G4"``; ``"G04"`` → ``"G4"`` (Marlin reads the number)."""
+    word = text.split(None, 1)[0].upper() if text else ""
+    letter, digits = word[:1], word[1:].lstrip("0")
+    return letter + (digits or "0") if word[1:].isdigit() else word
