@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -571,17 +574,24 @@ def test_auto_reports_do_not_hold_off_the_acknowledgement_timeout(scripted) -> N
     # must still time out: the reports come whether or not it got the line.
     sender, fw = scripted(lambda line: None, ack_timeout=0.6)
     sender.position_reports = True
+    with auto_reports(fw, " T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\nX:1.00 Y:2.00 Z:0.00 E:0.00 Count X:80 Y:160 Z:0\n"):
+        with pytest.raises(AckTimeoutError, match="G1 X5"):
+            sender.request("G1 X5", 10)
+
+
+@contextlib.contextmanager
+def auto_reports(fw: Any, text: str) -> Iterator[None]:
+    """The firmware pushes ``text`` every 0.1 s (M155/M154 auto-reports) while the block runs."""
     stop = threading.Event()
 
     def reports() -> None:
         while not stop.wait(0.1):
-            fw.push(" T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\nX:1.00 Y:2.00 Z:0.00 E:0.00 Count X:80 Y:160 Z:0\n")
+            fw.push(text)
 
     th = threading.Thread(target=reports)
     th.start()
     try:
-        with pytest.raises(AckTimeoutError, match="G1 X5"):
-            sender.request("G1 X5", 10)
+        yield
     finally:
         stop.set()
         th.join()
@@ -631,21 +641,12 @@ def test_auto_reports_keep_a_long_running_command_alive(scripted) -> None:
         t.start()
 
     sender, fw = scripted(respond, ack_timeout=0.6)
-    stop = threading.Event()
-
-    def reports() -> None:
-        while not stop.wait(0.1):
-            fw.push(" T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\n")
-
-    th = threading.Thread(target=reports)
-    th.start()
     try:
-        assert sender.request("G4 S1.5", 10) == ["ok"]
-        assert sender.request("G28", 10) == ["ok"]
-        with pytest.raises(AckTimeoutError, match="G1 X5"):
-            sender.request("G1 X5", 10)  # an ordinary line: the reports do not keep it alive
+        with auto_reports(fw, " T:21.00 /0.00 B:21.00 /0.00 @:0 B@:0\n"):
+            assert sender.request("G4 S1.5", 10) == ["ok"]
+            assert sender.request("G28", 10) == ["ok"]
+            with pytest.raises(AckTimeoutError, match="G1 X5"):
+                sender.request("G1 X5", 10)  # an ordinary line: the reports do not keep it alive
     finally:
-        stop.set()
-        th.join()
         for t in timers:
             t.cancel()
