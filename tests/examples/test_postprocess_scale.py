@@ -206,7 +206,8 @@ def test_without_the_bed_check_the_job_may_leave_the_bed(scale: ModuleType, sett
 
 
 # -- the numpy version against the line-by-line one ---------------------------------------------------
-# Plain moves are read, changed and written with numpy, the other lines with Line (scale_translate.py).
+# Plain moves are read and written with numpy (gcode_lines.py) and changed with numpy, the other lines
+# with Line (scale_translate.py).
 # `line_by_line` is the transform as the plugin made it before, one Line at a time following a
 # GcodeState; the new version must give the same bytes on jobs full of what tells the two apart.
 
@@ -297,7 +298,7 @@ def test_the_same_bytes_as_line_by_line(scale: ModuleType, postprocess: Callable
                                         settings: dict[str, Any], sliced: Any, monkeypatch: pytest.MonkeyPatch,
                                         job: str, chunk: int | None) -> None:
     if chunk is not None:  # many chunks: lines and words on their borders
-        monkeypatch.setattr(scale, "CHUNK", chunk)
+        monkeypatch.setattr(postprocess("gcode_lines"), "CHUNK", chunk)
     for extra in ({"scale_x": 0.5, "scale_y": 0.5, "offset_x": 10.0, "offset_y": 10.0},
                   {"scale_x": -1.2, "scale_y": 1.2, "offset_x": 220.0, "scale_z": 0.7, "offset_z": 0.05},
                   {"scale_z": 2.0, "scale_extrusion": False, "only_body": False},
