@@ -256,7 +256,7 @@ def _read_others(document: Any, program: Program, lines: np.ndarray) -> None:
     for index in lines.tolist():
         line = program.line(index)
         command, words = line.command, line.words
-        if command in MOVES:
+        if command is not None and command in MOVES:
             program.kind[index], program.move[index] = MOVE, int(command[1])
         elif command is None and any(words.get(axis) is not None for axis in "XYZE"):
             program.kind[index], program.move[index] = MOVE, motion[index]
