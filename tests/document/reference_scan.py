@@ -1,5 +1,9 @@
 """The scanner as it was before the SWAR rewrite: a reference for equivalence tests.
 
+Two rules changed since, here as in ``scan.py``: a letter may stand spaces before its value ("G 91",
+as Marlin reads it), and a line's modes come from its command alone (Marlin executes the first word;
+"G91 G90" is G91).
+
 Vectorised scan of a whole G-code buffer into per-line arrays: command and X/Y/Z/E/F values.
 
 Parsing a million lines one by one in Python costs seconds; this pass does the same with numpy over
@@ -115,15 +119,17 @@ def _scan_chunk(
     nxt[:-1] = is_numchar[1:]
     starts = np.flatnonzero(is_numchar & ~prev)
     ends = np.flatnonzero(is_numchar & ~nxt) + 1
-    ok = starts > 0
-    before = np.maximum(starts - 1, 0)
+    solid = np.flatnonzero(a != 32)  # the letter is the last byte before the run that is no space
+    k = np.searchsorted(solid, starts) - 1
+    ok = k >= 0
+    before = solid[np.maximum(k, 0)]
     ok &= is_letter[before] & ~in_comment[before]
-    before2 = np.maximum(starts - 2, 0)
-    ok &= (starts < 2) | ~is_letter[before2]
+    before2 = np.maximum(before - 1, 0)
+    ok &= (before < 1) | ~is_letter[before2]
     starts, ends = starts[ok], ends[ok]
     if not starts.size:
         return
-    letters = upper[starts - 1]
+    letters = upper[before[ok]]
 
     # Validate each run cheaply with prefix sums: one or no dot, a sign only in front, a digit.
     def count(mask: np.ndarray) -> np.ndarray:
@@ -166,7 +172,7 @@ def _scan_chunk(
         first[1:] = cmd_line[1:] != cmd_line[:-1]
         letter[cmd_line[first]] = letters[is_cmd][first]
         number[cmd_line[first]] = value[is_cmd][first]
-        cmd_letters, cmd_values = letters[is_cmd], value[is_cmd]
+        cmd_line, cmd_letters, cmd_values = cmd_line[first], letters[is_cmd][first], value[is_cmd][first]
         modal_mask = ((cmd_letters == _G) & np.isin(cmd_values, (20.0, 21.0, 90.0, 91.0))) | (
             (cmd_letters == _M) & np.isin(cmd_values, (82.0, 83.0))
         )

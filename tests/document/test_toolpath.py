@@ -189,14 +189,23 @@ def test_state_at_follows_g90_g91_and_m82_m83() -> None:
         (True, False), (True, True), (False, False)]
     # G91 after M83 makes E relative too (it already was); G90 then makes both absolute again (Marlin).
     assert [m[:2] for m in modes("M83\nG91\nG90\n")] == [(False, True), (True, True), (False, False)]
-    # On one line the M code wins for E whatever the order, like a later line would.
-    assert [m[:2] for m in modes("M83 G90\nG91 M82\n")] == [(False, True), (True, False)]
+    # Marlin executes a line's first word only: the others are its parameters, whatever they are.
+    assert [m[:2] for m in modes("M83 G90\nG91 M82\nG90 G91\nM82 M83\n")] == [
+        (False, True), (True, True), (False, False), (False, False)]
 
 
-def test_state_at_counts_the_line_own_words_like_the_positions() -> None:
-    t = tp("G1 X5\nG1 X1 G91\nG1 X1\n")
-    assert t.x.tolist() == [5, 6, 7]  # "G1 X1 G91" is already a relative move
-    assert [t.state_at(i).xyz_relative for i in range(3)] == [False, True, True]
+def test_state_at_takes_modes_from_the_command_only() -> None:
+    t = tp("G1 X5\nG1 X1 G91\nG1 X1\nG91 G1 X1\nG1 X1\n")
+    assert t.x.tolist() == [5, 1, 1, 1, 2]  # "G1 X1 G91" is an absolute move, "G91 G1 X1" no move at all
+    assert [t.state_at(i).xyz_relative for i in range(5)] == [False, False, False, True, True]
+
+
+def test_state_at_reads_spaces_after_a_letter_like_marlin() -> None:
+    t = tp("G1 X5\nG 91\nG1 X 1 E  2 F 600\nM 82\nG  90\nG1 X -3\n")
+    assert [m[:3] for m in modes("G 91\nM  82\nG 20\n")] == [(True, True, 1.0), (True, False, 1.0), (True, False, 25.4)]
+    assert t.x.tolist() == [5, 5, 6, 6, 6, -3]
+    assert t.e.tolist() == [0, 0, 2, 2, 2, 2]
+    assert t.state_at(2) == ModalState(xyz_relative=True, e_relative=True, feed=600.0)
 
 
 def test_state_at_units_and_feed() -> None:
@@ -244,13 +253,12 @@ def modes_line_by_line(text: str) -> list[tuple[bool, bool, float, float | None,
     out = []
     for raw in text.split("\n"):
         line = Line(raw.rstrip("\r"))
-        found = [w.upper() for w in line.code.split()] if line.argument is None else []
-        for word in (w for w in found if w in ("G20", "G21")):
-            unit = 25.4 if word == "G20" else 1.0
-        for word in (w for w in found if w in ("G90", "G91")):
-            xyz = e = word == "G91"
-        for word in (w for w in found if w in ("M82", "M83")):  # after G90/G91 even on their own line
-            e = word == "M83"
+        if line.command in ("G20", "G21"):
+            unit = 25.4 if line.command == "G20" else 1.0
+        elif line.command in ("G90", "G91"):
+            xyz = e = line.command == "G91"
+        elif line.command in ("M82", "M83"):
+            e = line.command == "M83"
         f = line.words.get("F")
         feed = f * unit if f is not None else feed
         motion = line.command if line.command in ("G0", "G1", "G2", "G3") else motion
@@ -260,6 +268,7 @@ def modes_line_by_line(text: str) -> list[tuple[bool, bool, float, float | None,
 
 _modal_line = st.sampled_from([
     "G90", "G91", "M82", "M83", "G20", "G21", "G21 G90", "M83 G90", "G91 M82", "g91", "G1 X1 F600", "G0 X2 F7.5",
+    "G 91", "m  83", "G 20 ", "G1 X 1 F 900", "G91 G90", "M82 M83", "G1 X1 G91", "N7 G91 *33", "G 9 1",
     "X3 Y1", "G2 X1 Y1 I1 J0", "G3 X0 Y0 R2", "F1200", "G1 E-1 F2700 ; F1 in a comment", "M117 G91 F9 M83 text",
     "M118 M83 G20", "G28 F3000", "; G91 comment", "(G20) G1 X1", "M104 S200", "G92 E0", "",
 ])

@@ -5,6 +5,9 @@ deliberately narrow: only the first G/M/T word of each line and the five words m
 rarer (arcs, dwells, M204, tool numbers, homing axes) is re-read with the exact per-line parser in
 ``lines.py``.
 
+Words are read as Marlin's ``GCodeParser::parse`` reads them: a letter, optional spaces, the value
+("G 91", "G1 X 10"). A line's modes come from its command alone (see ``_scan_chunk``).
+
 How it stays fast (about 0.45 s of CPU for 30 MB, one thread):
 
 * The buffer is cut into 256 KiB chunks at line breaks, so every temporary lives in the CPU cache:
@@ -67,7 +70,7 @@ class Scan:
     letter: np.ndarray  # uint8: ord("G"), ord("M"), ord("T") or 0
     number: np.ndarray  # float64: the command's number (1.0 for G1), NaN without command
     values: dict[str, np.ndarray]  # "X", "Y", "Z", "E", "F" → float64
-    modal: list[tuple[int, str]]  # (line, "G90"...) for every G20/G21/G90/G91/M82/M83 word, any position
+    modal: list[tuple[int, str]]  # (line, "G90"...) for every line whose command is G20/G21/G90/G91/M82/M83
     newlines: np.ndarray  # byte offset of every "\n"
 
 
@@ -119,7 +122,6 @@ def scan(data: bytes) -> Scan:
     # machine for ~30% more CPU, and nothing at all once other processes keep the cores busy.
     for k, (start, end) in enumerate(jobs):
         _scan_chunk(buffer[start:end], start, int(line0[k]), letter, number, table, modal, newlines)
-    modal.sort()
     return Scan(lines, letter, number, values, modal, newlines)
 
 
@@ -145,7 +147,8 @@ def _scan_chunk(
     starts_at = ends_at[8:]
 
     # Runs of number characters [0-9.+-]; a run is a word's value when a letter (outside comments, and
-    # not itself preceded by a letter, so "Layer5" in a message is no word) sits right before it.
+    # not itself preceded by a letter, so "Layer5" in a message is no word) sits before it, right
+    # before or across spaces ("G 91": Marlin skips spaces between a letter and its value).
     numeric = (a - 48) < 10  # uint8 arithmetic wraps, so this is "is a digit"
     numeric |= a == 46
     numeric |= a == 45
@@ -158,12 +161,18 @@ def _scan_chunk(
     del numeric
     # int32 positions: a chunk is small, and half-width indices make every later step cheaper.
     starts, ends = edges[0::2].astype(np.int32), edges[1::2].astype(np.int32)
-    codes = _CODE[pad[starts + 7]]  # the byte before the run (0 before the chunk: no letter)
-    keep = (codes > 0) & ~_IS_LETTER[pad[starts + 6]]  # only the letters we need: others are never parsed
-    starts, ends, codes = starts[keep], ends[keep], codes[keep]
+    at = starts - 1  # the letters
+    before = pad[starts + 7]  # the byte before the run (0 before the chunk: no letter)
+    # Few values follow a space (numbers in comments and messages, the odd "G 91"): only those walk back.
+    spaced = np.flatnonzero(before == 32)
+    if spaced.size:
+        at[spaced] = _before_spaces(pad, at[spaced])
+        before[spaced] = pad[at[spaced] + 8]
+    codes = _CODE[before]
+    keep = (codes > 0) & ~_IS_LETTER[pad[at + 7]]  # only the letters we need: others are never parsed
+    starts, ends, codes, at = starts[keep], ends[keep], codes[keep], at[keep]
     if not starts.size:
         return
-    at = starts - 1  # the letters
     local = _line_of(nl.astype(np.int32), at)
     keep = ~_in_comment(a, nl, at, local)
     if not keep.all():
@@ -176,9 +185,13 @@ def _scan_chunk(
     if cmd_line.size:
         first = np.ones(cmd_line.size, bool)
         first[1:] = cmd_line[1:] != cmd_line[:-1]
-        letter[cmd_line[first]] = _LETTER_BYTES[cmd_codes[first]]
-        number[cmd_line[first]] = cmd_values[first]
-        # G20/G21/G90/G91/M82/M83 anywhere in a line: two comparisons find the few candidates.
+        cmd_line, cmd_codes, cmd_values = cmd_line[first], cmd_codes[first], cmd_values[first]
+        letter[cmd_line] = _LETTER_BYTES[cmd_codes]
+        number[cmd_line] = cmd_values
+        # Modes come from the line's command only. Marlin's GCodeParser::parse executes one command per
+        # line, its first word; every later word, G and M ones included, is a parameter of it. So
+        # "G91 G90" is G91, "M83 M82" is M83, "G1 X5 G91" switches nothing, and the text of M117 and
+        # the like holds no command. Two comparisons find the few candidates; lines stay in order.
         for i in np.flatnonzero((cmd_values >= 20.0) & (cmd_values <= 91.0)).tolist():
             name = f"{_WANTED[cmd_codes[i] - 1]}{cmd_values[i]:g}"
             if name in _MODAL:
@@ -187,6 +200,20 @@ def _scan_chunk(
     # numpy assigns in order, so the last one wins (as in Line).
     axis = ~is_cmd
     table[codes[axis] - (_CMD_CODES + 1), line[axis]] = value[axis]
+
+
+def _before_spaces(pad: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """For chunk positions ``at`` that hold a space: the nearest position before each that holds none
+    (-1 before the chunk, where ``pad`` holds zeros)."""
+    at = at - 1
+    for _ in range(4):  # a space or two is what people write: a few steps cover them
+        more = np.flatnonzero(pad[at + 8] == 32)
+        if not more.size:
+            return at
+        at[more] -= 1
+    # Long runs of spaces: find the last other byte directly rather than step once per space.
+    other = np.flatnonzero(pad != 32) - 8
+    return other[np.searchsorted(other, at, side="right") - 1]
 
 
 def _line_of(nl: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -144,14 +144,15 @@ class Toolpath:
     motion: np.ndarray  # int8: the last G0-G3 (0-3), 1 before any
 
     def state_at(self, line: int) -> ModalState:
-        """The modal state ``line`` (0-based) is read with: after its own modal words and F.
+        """The modal state ``line`` (0-based) is read with: after its own command and F.
 
-        Modal words count for the line that holds them (``G1 X5 G91`` is a relative move), so this is
-        also the state the line leaves for the next one, like the positions: ``x[line]`` is where the
-        line leaves the head. A line inserted before line ``i`` finds ``state_at(i - 1)`` (``ModalState()``
-        for ``i == 0``). Negative indices are refused, not counted from the end.
+        A line's modes come from its command, the first G/M/T word, as in Marlin; later words on the
+        line are its parameters (``G1 X5 G91`` switches nothing, ``G91 G90`` is relative). This is the
+        state the line leaves for the next one, like the positions: ``x[line]`` is where the line leaves
+        the head. A line inserted before line ``i`` finds ``state_at(i - 1)`` (``ModalState()`` for
+        ``i == 0``). Negative indices are refused, not counted from the end.
 
-        >>> analyse(b"G91\\nG1 X1 F600\\nG20 M82\\n").state_at(2)
+        >>> analyse(b"G91\\nG1 X1 F600\\nM82\\nG20\\n").state_at(3)
         ModalState(xyz_relative=True, e_relative=False, unit=25.4, feed=600.0, motion='G1')
         """
         count = self.x.size
@@ -207,15 +208,13 @@ def analyse(
     motions = np.concatenate((np.ones(1, np.int8), number[motion_cmd].astype(np.int8)))
     motion = motions[np.cumsum(motion_cmd, dtype=np.int32)]
 
-    # Modal state from G20/G21/G90/G91/M82/M83 words and F, none of them in the text of M117 and the
-    # like (the scanner reads those as words; a message "M117 G91 ok" switches nothing). Few M lines.
+    # Modal state from lines whose command is G20/G21/G90/G91/M82/M83 (sc.modal: a message "M117 G91 ok"
+    # has command M117) and from F words, none in the text of M117 and the like (the scanner reads
+    # words there: "M117 F99" sets no feed). Few M lines.
     text_lines = np.flatnonzero(letter == _M)
     text_lines = text_lines[np.isin(number[text_lines], _TEXT_COMMANDS)]
+    val["F"][text_lines] = np.nan
     modal = sc.modal
-    if text_lines.size:
-        val["F"][text_lines] = np.nan
-        skip = set(text_lines.tolist())
-        modal = [m for m in modal if m[0] not in skip]
     modal_lines = np.array([m[0] for m in modal], np.int64)
     names = [m[1] for m in modal]
     unit_ev = [i for i, name in enumerate(names) if name in ("G20", "G21")]
