@@ -56,8 +56,9 @@ class GcodeState:
         self.follow_words(command, words, self.move_of(command, words))
 
     def set_modes(self, modes: ModalState) -> None:
-        """Take the modes of the next line first (its modal words count for its own move, as the document
-        reads `G1 X5 G91`); a change of units converts the position, since the head stays where it is."""
+        """Take the modes of the next line first (the document's, which follow Marlin: a line's mode comes
+        from its command only, so `G1 X5 G91` moves in the mode already set and switches nothing); a
+        change of units converts the position, since the head stays where it is."""
         if modes.unit != self.modes.unit:
             for axis, value in self.position.items():
                 self.position[axis] = value * self.modes.unit / modes.unit
