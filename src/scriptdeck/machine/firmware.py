@@ -21,6 +21,7 @@ __all__ = ["Firmware"]
 _N_RE = re.compile(rb"N(-?\d+)\s*")
 _WORD_RE = re.compile(r"([A-Z])\s*(-?\d*\.?\d*)")
 _MOVES = {"G0", "G1", "G2", "G3"}
+_CODE_RE = re.compile(r"[GMT]\d+(\.\d+)?")
 # Marlin's emergency parser acts on these as they arrive, even when the queue is blocked.
 _EMERGENCY = (b"M112", b"M410", b"M108")
 
@@ -135,10 +136,11 @@ class Firmware:
         """Advance to ``now``; return when to be called again (``None``: only on input)."""
         if self.halted or self.stalled or self.disconnected:
             return None
-        dt = max(0.0, now - self.clock)
-        self.clock = now
-        for h in self.heaters.values():
-            h.advance(dt, self.o.heat_rate, self.o.ambient)
+        dt = now - self.clock
+        if dt > 0:
+            self.clock = now
+            for h in self.heaters.values():
+                h.advance(dt, self.o.heat_rate, self.o.ambient)
         while self.planner and self.planner[0] <= now:
             self.planner.popleft()
         progressed = True
@@ -152,7 +154,8 @@ class Firmware:
         return self._next_wake(now)
 
     def _fill_queue(self) -> None:
-        while len(self.queue) < max(1, self.o.bufsize):
+        size = max(1, self.o.bufsize)
+        while len(self.queue) < size:
             nl = self.rx.find(b"\n")
             if nl < 0:
                 return
@@ -173,6 +176,7 @@ class Firmware:
         self.rx.clear()  # like Marlin 2: what followed the bad line is dropped too
 
     def _fault(self, kind: str, n: int) -> bool:
+        """Is a ``kind`` fault injected at line ``n`` (once)? Only called when faults are set."""
         for fault in self.o.faults:
             if fault.kind == kind and fault.matches(n) and (kind, n) not in self.fired:
                 self.fired.add((kind, n))
@@ -206,26 +210,33 @@ class Firmware:
             cs = int(line[star + 1 :])
         except ValueError:
             cs = -1
-        if cs != checksum(line[:star]) or self._fault("checksum", n):
+        faults = bool(self.o.faults)  # tested once: _parse runs for every line
+        if cs != checksum(line[:star]) or (faults and self._fault("checksum", n)):
             self._error("checksum mismatch")
             return None
+        if faults and self._injected(n):
+            return None
+        self.last_n = n
+        return (n, body.decode("ascii", "replace"))
+
+    def _injected(self, n: int) -> bool:
+        """Faults other than a checksum error injected at line ``n``: True when the line is lost."""
         if self._fault("drop", n):
-            return None  # lost on the wire: no reply at all
+            return True  # lost on the wire: no reply at all
         if self._fault("stall", n):
             self.stalled = True
-            return None
+            return True
         if self._fault("disconnect", n):
             self.disconnected = True
-            return None
+            return True
         if self._fault("halt", n):
             self.halted = True
             self.emit("Error:Thermal Runaway, system stopped! Heater_ID: 0")
             self.emit("Error:Printer halted. kill() called!")
-            return None
+            return True
         if self._fault("garbage", n):
             self.out += b"\xff\xfe\x00\x1b[0m#@!garbage\n"
-        self.last_n = n
-        return (n, body.decode("ascii", "replace"))
+        return False
 
     def _next_wake(self, now: float) -> float | None:
         wakes: list[float] = []
@@ -291,7 +302,11 @@ class Firmware:
                 self.planner.append(max(start, now) + self.o.move_ms / 1000)
             self.stats["moves"] += 1
             self._move(w)
-        elif code in ("M400", "G4", "G28", "M109", "M190"):
+            self.queue.popleft()
+            self.accept(cmd)
+            self._ok(n)
+            return True
+        if code in ("M400", "G4", "G28", "M109", "M190"):
             self.queue.popleft()
             self.block_cmd = (n, cmd)
             self._start_block(code, w, now)
@@ -359,7 +374,7 @@ class Firmware:
             self.next_pos_report = self.clock + self.pos_report_s
         elif code in ("M112", "M410", "M108"):
             pass  # already handled by the emergency parser on arrival
-        elif not re.fullmatch(r"[GMT]\d+(\.\d+)?", code):
+        elif not _CODE_RE.fullmatch(code):
             self.emit(f'echo:Unknown command: "{cmd}"')
 
     def _start_block(self, code: str, w: dict[str, float | None], now: float) -> None:
