@@ -67,6 +67,9 @@ class Host:
         port_factory: advanced/tests — `(machine_url, owner) -> printer port` for `g`; default: the
             machine at the URL, connected on first use, leased for the run (`record://`: no machine,
             the lines are only recorded and every command answers `ok`).
+        warm: start a spare worker process now, so the first run starts quickly.
+        abort_lines: G-code sent after the quick-stop (M410) when a run or print is cancelled,
+            e.g. `["M104 S0", "M140 S0"]` to turn the heaters off.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Host:
         *,
         port_factory: PortFactory | None = None,
         warm: bool = True,
+        abort_lines: Sequence[str] = (),
     ) -> None:
         self.data_dir: Path = resolve_data_dir(data_dir)
         self.plugin_paths = list(plugin_paths)
@@ -91,7 +95,7 @@ class Host:
         self._registry_lock = threading.Lock()
         self.registry = self._discover()
         self._pool = WorkerPool()
-        self.machines = MachinePorts(on_connect=self._connect_commands)
+        self.machines = MachinePorts(on_connect=self._connect_commands, abort_lines=abort_lines)
         self._runner = Runner(self.store, self.history, self.events, pool=self._pool,
                               port_factory=port_factory or self.machines)
         self._closed = False

@@ -165,6 +165,23 @@ def test_cancel_sends_the_abort_sequence_and_releases(machine_factory) -> None:
     assert sum(1 for line in log if line.startswith("G1")) < 2000
 
 
+def test_disconnect_right_after_a_cancel_still_sends_the_abort_sequence(machine_factory) -> None:
+    # The CLI cancels without waiting (the runner must not block) and exits at once: the user's
+    # abort lines, queued behind lines the firmware has not acknowledged, must still go out.
+    cap = Capture()
+    m = machine_factory(
+        "virtual://?buffer=4&move_ms=20", transport_factory=cap, abort_lines=["M104 S0", "M140 S0"]
+    )
+    lease = m.lease("script")
+    for i in range(20):
+        lease.sendline(f"G1 X{i}")
+    m.cancel("the automation script was cancelled", wait=False)
+    m.disconnect()
+    log = [line for line in cap.log if line != "M114"]  # the host asks the position after a lease
+    assert "M410" in log
+    assert log[-2:] == ["M104 S0", "M140 S0"]
+
+
 def test_cancelled_lease_refuses_further_lines(machine_factory) -> None:
     m = machine_factory()
     lease = m.lease("script")

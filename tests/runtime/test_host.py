@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,30 @@ def test_g_drives_the_virtual_machine_through_the_lease(host: Host, plugins: Pat
     assert result.result["pos"]["X"] == 12.0 and result.result["pos"]["Y"] == 3.0
     assert result.result["temp"] is True
     assert host.machine().owner is None  # the lease was released
+
+
+def test_cancel_while_the_machine_finishes_a_scripts_moves(make_host: Any, plugins: Path, kit: Any) -> None:
+    # The script returned; the host waits for its moves (M400) when the user cancels: the run is
+    # cancelled (whether the quick-stop lets the M400 through or the cancel wakes its wait), not
+    # finished and not an error with a traceback, and the abort sequence reaches the firmware.
+    kit.automation(plugins, "slow", """
+        for i in range(40):
+            self.g.write(f"G1 X{i}")
+        return True, {}
+    """)
+    host = make_host(machine_url="virtual://?buffer=16&move_ms=150")  # M400 waits ~2 s
+    seen: list[str] = []
+    host.machine().add_line_listener(lambda direction, text: seen.append(text) if direction == "out" else None)
+    run_id = host.start("slow")
+    deadline = time.monotonic() + 20
+    while not any("M400" in line for line in seen) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert host.cancel(run_id)
+    result = host.wait(run_id)
+    assert result.outcome == "cancelled"
+    assert not [r for r in result.log if r["level"] == "ERROR"], result.log
+    host.close()
+    assert "M410" in seen
 
 
 def test_a_machine_owned_by_someone_else_refuses_the_script(host: Host, plugins: Path, kit: Any,

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from scriptdeck.cli._signals import cancel_signals
 from scriptdeck.errors import UserError
 
 
@@ -73,8 +74,6 @@ def cmd_virtual_printer(args: argparse.Namespace) -> int:
 
 
 def cmd_print(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from scriptdeck.machine.job import read_gcode
     from scriptdeck.machine.machine import Machine
 
@@ -85,28 +84,35 @@ def cmd_print(args: argparse.Namespace) -> int:
         raise UserError(f"{path}: {exc.strerror or exc}") from None
     machine = Machine(args.machine, flow=args.flow, rx_size=args.rx_size, abort_lines=args.abort_line, temp_interval=0)
     machine.connect()
-    try:
-        job = machine.print_lines(lines, name=path.name)
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} lines"),
-            TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
-        ) as bar:
-            task = bar.add_task(path.name, total=job.total)
-            try:
-                while not job.wait(0.2):  # refresh the bar five times a second
-                    bar.update(task, completed=job.acked)
-            except KeyboardInterrupt:
-                job.cancel()
-                job.wait(10)
-            bar.update(task, completed=job.acked)
-        progress = job.progress
-        if job.state == "cancelled":
-            print(f"cancelled after {progress.acked}/{progress.total} lines; abort sequence sent", file=sys.stderr)
-            return 1
-        if job.error is not None:
-            print(f"error: {job.error}", file=sys.stderr)
-            return 1
-        print(f"printed {progress.total} lines in {progress.elapsed:.1f} s", file=sys.stderr)
-        return 0
-    finally:
-        machine.disconnect()
+    with cancel_signals():  # SIGTERM too; a second one does not cut the cancel short
+        try:
+            return _follow(machine.print_lines(lines, name=path.name), path.name)
+        finally:
+            machine.disconnect()  # lets a cancel's abort sequence out first
+
+
+def _follow(job: Any, name: str) -> int:
+    """Show the job's progress until it ends; Ctrl-C cancels it. The exit status."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} lines"),
+        TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+    ) as bar:
+        task = bar.add_task(name, total=job.total)
+        try:
+            while not job.wait(0.2):  # refresh the bar five times a second
+                bar.update(task, completed=job.acked)
+        except KeyboardInterrupt:
+            job.cancel()
+            job.wait(10)
+        bar.update(task, completed=job.acked)
+    progress = job.progress
+    if job.state == "cancelled":
+        print(f"cancelled after {progress.acked}/{progress.total} lines; abort sequence sent", file=sys.stderr)
+        return 1
+    if job.error is not None:
+        print(f"error: {job.error}", file=sys.stderr)
+        return 1
+    print(f"printed {progress.total} lines in {progress.elapsed:.1f} s", file=sys.stderr)
+    return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scriptdeck.cli import _context
+from scriptdeck.cli._signals import cancel_signals
 from scriptdeck.errors import UserError
 from scriptdeck.host import Host
 from scriptdeck.plugins.model import ServiceKind
@@ -31,6 +32,8 @@ def register(sub: Any) -> None:
                    "or the file a format saves to")
     p.add_argument("--direction", choices=("open", "save"), help="for a format that can do both")
     p.add_argument("--machine", metavar="URL", help="machine for automation scripts (default virtual://)")
+    p.add_argument("--abort-line", action="append", default=[], metavar="GCODE",
+                   help="sent after M410 when the run is cancelled, e.g. 'M104 S0' (repeatable)")
     p.add_argument("--json-events", action="store_true", help="print each event as one JSON line on stdout")
     p.add_argument("--timeout", type=float, metavar="S",
                    help="give up after S seconds (default: none for automation, 60 for actions/formats; 0 = none)")
@@ -47,7 +50,7 @@ def register(sub: Any) -> None:
 
 def _host(args: argparse.Namespace, machine: str | None = None) -> Host:
     return Host(_context.data_path(args), args.plugin_path, include_examples=not args.no_examples,
-                machine_url=machine or "virtual://")
+                machine_url=machine or "virtual://", abort_lines=args.abort_line)
 
 
 def _read_document(path: str) -> Any:
@@ -100,14 +103,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             host.events.subscribe(_print_event)
         else:
             host.events.subscribe(_print_log, {ev.RUN_LOG})
-        run_id = host.start(service.id, window=CliWindow(), **options)
-        try:
-            result = host.wait(run_id)
-        except KeyboardInterrupt:
-            print("cancelling...", file=sys.stderr)
-            host.cancel(run_id)
-            result = host.wait(run_id)
-        _report(result, args)
+        with cancel_signals():  # SIGTERM too; a second one does not cut the cancel short
+            run_id = host.start(service.id, window=CliWindow(), **options)
+            try:
+                result = host.wait(run_id)
+            except KeyboardInterrupt:
+                print("cancelling...", file=sys.stderr)
+                host.cancel(run_id)
+                result = host.wait(run_id)
+            _report(result, args)
+            host.close()  # inside the block: closing lets a cancel's abort sequence out to the machine
         return result.exit_status
 
 

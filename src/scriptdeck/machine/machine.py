@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,8 @@ __all__ = ["Lease", "Machine", "MachineState"]
 LineListener = Callable[[str, str], None]  # (direction "in" | "out", text)
 StateListener = Callable[["MachineState", "MachineError | None"], None]
 OnConnect = Callable[[], "Iterable[str] | str | None"]
+# The longest disconnect() waits for a cancel's abort sequence to be acknowledged.
+ABORT_FLUSH_S = 5.0
 
 
 class MachineState(StrEnum):
@@ -78,6 +81,7 @@ class Machine:
         self._error: MachineError | None = None
         self._sender: Sender | None = None
         self._lease: Lease | None = None
+        self._aborting: list[Command] = []  # the last cancel's abort sequence, flushed by disconnect()
         self._line_listeners: list[LineListener] = []
         self._state_listeners: list[StateListener] = []
         self._poller: threading.Thread | None = None
@@ -228,11 +232,27 @@ class Machine:
         self._poller.start()
 
     def disconnect(self) -> None:
-        """Close the link; a run in progress ends with NotConnectedError."""
+        """Close the link; a run in progress ends with NotConnectedError.
+
+        A cancel's abort sequence still queued (behind lines the firmware has not acknowledged)
+        is let out first, for up to ABORT_FLUSH_S: a CLI that exits right after Ctrl-C must not
+        leave the heaters on because its M104 S0 never left the host.
+        """
+        self._flush_abort()
         self._close_sender()
         with self._lock:
             self._lease = None
         self._set_state(MachineState.DISCONNECTED)
+
+    def _flush_abort(self) -> None:
+        sender, cmds = self._sender, self._aborting
+        self._aborting = []
+        if sender is None or sender.failure is not None:
+            return
+        deadline = time.monotonic() + min(ABORT_FLUSH_S, self.config.ack_timeout)
+        for cmd in cmds:
+            with contextlib.suppress(MachineError):
+                sender.wait(cmd, max(0.0, deadline - time.monotonic()))
 
     def _close_sender(self) -> None:
         self._poll_stop.set()
@@ -362,6 +382,7 @@ class Machine:
             for line in [*self.abort_sequence, *self.abort_lines]:
                 with contextlib.suppress(MachineError):
                     cmds.append(sender.send(line, urgent=True))
+            self._aborting = cmds
             self._release(lease)
         if wait:
             for cmd in cmds:

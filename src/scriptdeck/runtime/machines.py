@@ -9,7 +9,7 @@ The URL ``record://`` connects nothing: the lines are only recorded into the run
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from scriptdeck.errors import MachineError
 from scriptdeck.machine.machine import Lease, Machine, MachineState
@@ -37,17 +37,19 @@ class RunLeasePort(LeasePort):
 class MachinePorts:
     """Connected machines by URL; `__call__(url, owner)` is a `PortFactory` for the runner."""
 
-    def __init__(self, on_connect: Callable[[], Iterable[str] | str | None] | None = None) -> None:
+    def __init__(self, on_connect: Callable[[], Iterable[str] | str | None] | None = None,
+                 abort_lines: Sequence[str] = ()) -> None:
         self._lock = threading.Lock()
         self._machines: dict[str, Machine] = {}
         self._on_connect = on_connect
+        self._abort_lines = list(abort_lines)  # sent after M410 when a run or print is cancelled
 
     def machine(self, url: str) -> Machine:
         """The machine at `url`, connected (raises MachineError when it cannot be)."""
         with self._lock:
             machine = self._machines.get(url)
             if machine is None:
-                machine = Machine(url, on_connect=self._on_connect)
+                machine = Machine(url, on_connect=self._on_connect, abort_lines=self._abort_lines)
                 self._machines[url] = machine
         machine.connect()  # a no-op while connected; reconnects after an error or a disconnect
         return machine

@@ -198,7 +198,8 @@ class Judge:
             name = self._judge(outcome)
         except Exception as exc:  # e.g. the machine failed during wait_for_buffer
             name = self._error(f"{type(exc).__name__}: {exc}", "PluginRaisedError")
-            self.log("ERROR", self.result.error or "", "".join(traceback.format_exception(exc)))
+            if run.abort_reason != "cancel":  # else the cancel woke the wait: no error of its own
+                self.log("ERROR", self.result.error or "", "".join(traceback.format_exception(exc)))
         if run.abort_reason == "cancel" and self.result.outcome != "finished":
             name = self._cancelled()
         self._cleanup_temp()
@@ -284,6 +285,10 @@ class Judge:
         port = self.run.port
         if returned.wait_for_buffer and port is not None:
             port.wait_for_buffer()
+            if self.run.abort_reason == "cancel":
+                # Cancelled while the machine ran the script's moves: the quick-stop (M410) let
+                # the M400 through, but the moves were not all made.
+                return self._cancelled()
         values, warnings = coerce_returned(self.service.settings, returned.values)
         for warning in warnings:
             self.log("WARNING", warning)
