@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -82,3 +83,16 @@ def test_action_with_doc_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "out.gcode"
     assert main(["--plugin-path", str(tmp_path / "plugins"), "run", "Mark", "--doc", str(doc), "--out", str(out)]) == 0
     assert out.read_bytes() == b"G28\r\nM117 marked\r\n"
+
+
+@pytest.mark.parametrize("out", ["missing-folder/x.gcode", "."])
+def test_an_unwritable_out_is_refused_before_the_action_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              out: str) -> None:
+    job = tmp_path / "job.gcode"
+    job.write_text("G28\nG1 X1 F3000\n")
+    target = str(tmp_path / out)
+    assert main(["run", "PostProcess/search-and-replace", "--doc", str(job), "--set", "find=F3000",
+                 "--set", "replace=F1500", "--out", target]) == 2
+    assert re.search(r"error: --out .*(does not exist|is a folder)", capsys.readouterr().err)
+    assert main(["history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []  # nothing ran

@@ -63,6 +63,15 @@ def _read_document(path: str) -> Any:
     return GcodeDocument.from_bytes(data)
 
 
+def _check_out(path: str) -> None:
+    """Refuse an --out the result could not be written to before the run, not after it."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UserError(f"--out {path}: is a folder; name the file to write")
+    if not target.parent.is_dir():
+        raise UserError(f"--out {path}: cannot save: the folder {target.parent} does not exist")
+
+
 def _format_options(args: argparse.Namespace, can_open: bool, can_save: bool) -> dict[str, Any]:
     direction = args.direction or ("open" if can_open and ((args.doc and not args.out) or not can_save) else "save")
     if direction == "open":
@@ -87,6 +96,8 @@ def _print_log(envelope: ev.Envelope) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.out:
+        _check_out(args.out)
     with _host(args, args.machine) as host:
         _plugin, service = host.registry.find_service(args.service)
         options: dict[str, Any] = {"timeout": args.timeout, "use_last_used": not args.defaults}
@@ -119,7 +130,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _report(result: Any, args: argparse.Namespace) -> None:
     if result.outcome == "finished":
         if result.document_text is not None and args.out and result.direction != "save":
-            Path(args.out).write_bytes(result.document.to_bytes())
+            from scriptdeck.document.formats import atomic_write
+
+            data = result.document.to_bytes()
+            try:
+                atomic_write(Path(args.out).expanduser(), lambda out: out.write(data))
+            except OSError as exc:  # e.g. the disk filled up during the run
+                raise UserError(f"--out {args.out}: cannot save: {exc.strerror or exc}") from None
             print(f"wrote {args.out}", file=sys.stderr)
         elif result.document_text is not None and not args.out:
             print("note: the plugin changed the document; use --out FILE to keep it", file=sys.stderr)
