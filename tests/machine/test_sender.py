@@ -650,3 +650,42 @@ def test_auto_reports_keep_a_long_running_command_alive(scripted) -> None:
     finally:
         for t in timers:
             t.cancel()
+
+
+def test_m108_reaches_a_firmware_waiting_in_m109_behind_a_full_window(scripted) -> None:
+    # Cancel during a heat wait: the M109 line is being executed (its W: reports say so), so it
+    # left the firmware's receive buffer; an M108 must go out at once, not after the wait ends.
+    from scriptdeck.machine.protocol import frame
+
+    def respond(line: str) -> str | None:
+        if "M109" in line:
+            return " T:100.00 /210.00 B:21.00 /0.00 @:0 B@:0 W:?"
+        if line == "M108":
+            return "ok\nok\nok"  # the wait ends: M109, the queued move, M108 itself
+        return None
+
+    move = "G1 X100.000 Y100.000 F3000"
+    rx_size = len(frame(1, "M109 S210")) + len(frame(2, move)) + 2  # no room for "M108\n" (5)
+    sender, fw = scripted(respond, rx_size=rx_size)
+    heat = sender.send("M109 S210")
+    deadline = time.monotonic() + 5
+    while not heat.response and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert heat.response, "no report for M109"
+    queued = sender.send(move)
+    stop = sender.send("M108")
+    assert "M108" in fw.written  # at once, while M109 still waits
+    sender.wait(stop, 5)
+    assert heat.done and queued.done
+
+
+def test_m108_waits_for_room_when_the_firmware_has_not_taken_the_head_line(scripted) -> None:
+    from scriptdeck.machine.protocol import frame
+
+    move = "G1 X100.000 Y100.000 F3000"
+    rx_size = len(frame(1, move)) + len(frame(2, move)) + 2
+    sender, fw = scripted(lambda line: None, rx_size=rx_size, ack_timeout=5)
+    sender.send(move)
+    sender.send(move)
+    sender.send("M108")
+    assert "M108" not in fw.written  # it could overflow the receive buffer: first in line instead

@@ -63,7 +63,7 @@ class Machine:
         ack_timeout: float = 10.0,
         start_timeout: float = 2.0,
         on_connect: OnConnect | None = None,
-        abort_sequence: Sequence[str] = ("M410",),
+        abort_sequence: Sequence[str] = ("M108", "M410"),
         abort_lines: Sequence[str] = (),
         temp_interval: float = 2.0,
         transport_factory: Callable[[str], Transport] = open_transport,

@@ -425,12 +425,17 @@ class Receiver:
             if w.history or w.inflight:
                 return FirmwareHaltError("the firmware restarted (it said 'start'); reconnect"), False, True
             return None, False, True
-        if kind is ReplyKind.BUSY or not w.inflight:  # busy only restarts the acknowledgement timer
+        if not w.inflight:
             return None, False, True
         head = w.inflight[0]
+        if kind is ReplyKind.BUSY:  # restarts the acknowledgement timer
+            w.working = head
+            return None, False, True
         # An auto-report (M155, M154) is nobody's answer; M105/M109/M190 and M114 own theirs.
         if reply.temperatures:
             owned = head.text[:4].upper() in _TEMP_OWNERS
+            if owned and head.text[:4].upper() != "M105":
+                w.working = head  # M109/M190 report while they wait
         elif reply.position and self.position_reports:
             owned = head.text[:4].upper() == "M114"
         else:

@@ -262,7 +262,7 @@ class Sender(Receiver):
         with self._write_lock:
             with self._lock:
                 self._check()
-                send = halt or not w.rx_size or w.held + len(cmd.data) <= w.rx_size
+                send = halt or w.emergency_room(len(cmd.data))
                 if not send:
                     self._urgent.appendleft(cmd)
                 elif halt:

@@ -51,6 +51,7 @@ class Window:
         "slots",
         "stale",
         "swallow_ok",
+        "working",
     )
 
     def __init__(self, config: SenderConfig) -> None:
@@ -72,6 +73,9 @@ class Window:
         self.cycle_n: int | None = None  # the line of the resend request being served
         self.after_wait = False  # a "wait" came and no ok since
         self.stale = 0  # how many more requests for cycle_n may still come from lines sent earlier
+        # The line the firmware said it is executing (busy, or M109/M190's temperature reports):
+        # it left the firmware's receive buffer, so an emergency line may use its bytes (Sender).
+        self.working: Command | None = None
 
     # sending ---------------------------------------------------------------------------------
     def defer(self) -> bool:
@@ -88,6 +92,15 @@ class Window:
         if self.deep:
             return n - 1
         return 1 if n > 2 else 0
+
+    def emergency_room(self, size: int) -> bool:
+        """May an emergency line (M108, M410) of ``size`` bytes be written at once? Counted like
+        any line, except that a head line the firmware is executing no longer takes room: an
+        M108 must reach a firmware waiting in M109 behind a full window."""
+        held = self.held
+        if self.inflight and self.inflight[0] is self.working:
+            held -= len(self.inflight[0].data)
+        return not self.rx_size or held + size <= self.rx_size
 
     def room(self, size: int) -> bool:
         """May a line of ``size`` framed bytes be sent now?"""
