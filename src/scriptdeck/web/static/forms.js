@@ -92,15 +92,31 @@ export function buildForm(schema, values = {}) {
   }
   function validateOne(name) {
     const entry = inputs.get(name);
-    const [, error] = checkValue(entry.f, raw(entry));
+    // A number input holds "" for text it cannot read (e.g. "abc"): say so, not 'got ""'.
+    const unreadable = entry.input.validity && entry.input.validity.badInput;
+    const [, error] = unreadable
+      ? [null, `${name}: expected ${entry.f.type === "int" ? "an integer" : "a number"}; what was typed is not one`]
+      : checkValue(entry.f, raw(entry));
     show(name, error);
     return error;
+  }
+  function reveal(name) {
+    // The field may be scrolled out of view on a long form: bring it to the user.
+    const entry = inputs.get(name);
+    if (!entry) return;
+    entry.input.scrollIntoView({ block: "center", behavior: "smooth" });
+    entry.input.focus({ preventScroll: true });
   }
   return {
     el: form,
     validate() {
       const errors = [];
-      for (const name of inputs.keys()) { const e = validateOne(name); if (e) errors.push(e); }
+      let first = null;
+      for (const name of inputs.keys()) {
+        const e = validateOne(name);
+        if (e) { errors.push(e); first = first || name; }
+      }
+      if (first) reveal(first);
       return errors;
     },
     values() {
@@ -108,7 +124,7 @@ export function buildForm(schema, values = {}) {
       for (const [name, entry] of inputs) { const [v, e] = checkValue(entry.f, raw(entry)); if (!e) out[name] = v; }
       return out;
     },
-    showError(field, message) { return show(field, message); },
+    showError(field, message) { const shown = show(field, message); if (shown) reveal(field); return shown; },
     get size() { return inputs.size; },
   };
 }
