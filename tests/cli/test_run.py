@@ -96,3 +96,11 @@ def test_an_unwritable_out_is_refused_before_the_action_runs(tmp_path: Path, cap
     assert re.search(r"error: --out .*(does not exist|is a folder)", capsys.readouterr().err)
     assert main(["history", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == []  # nothing ran
+
+
+def test_a_machine_that_cannot_be_opened_is_one_error_and_no_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "purge_line", "--machine", "virtual://?nope=1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("unknown option 'nope'") == 1, err
+    assert main(["history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []

@@ -19,6 +19,7 @@ from scriptdeck.errors import UserError
 from scriptdeck.host import Host
 from scriptdeck.plugins.model import ServiceKind
 from scriptdeck.runtime import events as ev
+from scriptdeck.runtime.machines import RECORD_ONLY
 from scriptdeck.runtime.ui import CliWindow
 
 
@@ -108,6 +109,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if args.doc:
                 options["document"] = _read_document(args.doc)
             schema = service.settings
+            if service.kind == ServiceKind.AUTOMATION and host.machine_url != RECORD_ONLY:
+                # Connect before the run: a bad URL or an absent printer is one clear error, not a
+                # run in the history that failed with the same message twice.
+                host.machines.machine(host.machine_url)
         # Parsed here for the CLI's messages (`--set x`: expected NAME=VALUE); validated again by the host.
         options["settings"] = schema.parse_assignments(args.assignments)
         if args.json_events:
