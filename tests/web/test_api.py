@@ -348,3 +348,105 @@ def test_save_with_a_non_ascii_file_name(client: TestClient) -> None:
     assert r.status_code == 200
     assert "filename*=UTF-8''" + quote("Würfel ሳ.gcode", safe="") in r.headers["content-disposition"]
     assert r.content == b"G28\n"
+
+
+# -- request validation -----------------------------------------------------------------------
+
+
+def test_settings_body_without_its_values_wrapper_is_422_naming_the_key(client: TestClient) -> None:
+    r = client.put("/api/services/status_steps/settings", json={"steps": 5})
+    assert r.status_code == 422
+    assert r.json()["field"] == "steps"
+    assert "unknown key" in r.json()["error"] and "values" in r.json()["error"]
+    assert client.get("/api/services/status_steps/settings").json()["stored"] == {}
+    beside = client.post("/api/services/status_steps/settings/validate", json={"values": {}, "step": 5})
+    assert beside.status_code == 422 and beside.json()["field"] == "step"
+
+
+@pytest.mark.parametrize(("path", "body", "typo"), [
+    ("/api/runs", {"service": "status_steps", "setting": {"steps": 1}}, "setting"),
+    ("/api/machine/connect", {"url": "virtual://", "baudrate": 115200}, "baudrate"),
+    ("/api/machine/send", {"line": "M105", "after": 3}, "after"),
+    ("/api/document/save", {"fromat": "csv"}, "fromat"),
+    ("/api/prompts/nope", {"answer": True, "anwser": 1}, "anwser"),
+])
+def test_request_bodies_refuse_unknown_keys(client: TestClient, path: str, body: dict[str, Any], typo: str) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == typo
+    assert r.json()["error"].startswith(f"{typo}: unknown key")
+
+
+def test_malformed_json_names_line_and_column_not_a_field(client: TestClient) -> None:
+    r = client.post("/api/runs", content=b'{"service": "status_steps",\n bad json}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["field"] is None
+    assert r.json()["error"] == "invalid JSON at line 2, column 2: Expecting property name enclosed in double quotes"
+
+
+def test_unknown_service_kind_is_422_listing_the_kinds(client: TestClient) -> None:
+    r = client.get("/api/services?kind=bogus")
+    assert r.status_code == 422
+    assert r.json()["field"] == "kind"
+    assert all(kind in r.json()["error"] for kind in ("automation", "action", "format", '"bogus"'))
+    kinds = {s["kind"] for s in client.get("/api/services?kind=action").json()["services"]}
+    assert kinds == {"action"}
+
+
+def test_validate_reports_every_bad_value(client: TestClient) -> None:
+    r = client.post("/api/services/status_steps/settings/validate",
+                    json={"values": {"steps": "many", "pause": "long", "nope": 1}})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["field"] == "steps" and "expected an integer" in body["error"]  # the first, as before
+    assert [e["field"] for e in body["errors"]] == ["steps", "pause", "nope"]
+    assert "expected a number" in body["errors"][1]["error"]
+
+
+def test_unknown_service_404_names_the_field(client: TestClient) -> None:
+    r = client.get("/api/services/nope/settings")
+    assert r.status_code == 404
+    assert r.json() == {"error": "service_id: no service 'nope'", "field": "service_id"}
+    run = client.post("/api/runs", json={"service": "nope"})
+    assert run.status_code == 404 and run.json()["field"] == "service"
+
+
+# -- print job state --------------------------------------------------------------------------
+
+
+def _finished_print(client: TestClient) -> dict[str, Any]:
+    client.post("/api/document/open?filename=a.gcode", content=b"G28\n")
+    client.post("/api/machine/print")
+    deadline = time.monotonic() + 10
+    while (job := client.get("/api/machine").json()["job"])["state"] in ("running", "paused"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return job
+
+
+@pytest.mark.parametrize("action", ["pause", "resume", "cancel"])
+def test_controlling_an_ended_job_is_409(client: TestClient, action: str) -> None:
+    assert _finished_print(client)["state"] == "done"
+    r = client.post(f"/api/machine/job/{action}")
+    assert r.status_code == 409
+    assert r.json() == {"error": f"job: the print job a.gcode already ended (done); nothing to {action}",
+                        "field": "job"}
+
+
+def test_printing_an_empty_document_is_409(client: TestClient) -> None:
+    client.post("/api/document/new")
+    r = client.post("/api/machine/print")
+    assert r.status_code == 409
+    assert r.json() == {"error": "document: the document has no lines to print", "field": "document"}
+    assert client.get("/api/machine").json()["job"] is None
+
+
+def test_rerun_of_a_service_that_is_gone_names_the_run(client: TestClient, plugin_dir: Path) -> None:
+    run = client.post("/api/runs", json={"service": "status_steps", "settings": {"pause": 0}}).json()
+    wait_for(client, run["id"])
+    (plugin_dir / "status_steps.py").unlink()
+    assert client.post("/api/plugins/reload").status_code == 200
+    r = client.post(f"/api/history/{run['id']}/rerun")
+    assert r.status_code == 404
+    assert r.json()["field"] == "run_id" and "'status_steps'" in r.json()["error"]

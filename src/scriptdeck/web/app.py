@@ -17,10 +17,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from scriptdeck import errors
+from scriptdeck.settings.fields import describe
 from scriptdeck.web.auth import (
     AuthMiddleware,
     BodyLimitMiddleware,
@@ -28,7 +30,7 @@ from scriptdeck.web.auth import (
     TokenAuth,
     is_loopback,
 )
-from scriptdeck.web.backend import WebBackend, WebConfig
+from scriptdeck.web.backend import SettingsProblems, WebBackend, WebConfig
 from scriptdeck.web.hub import EventHub, StateConflict
 from scriptdeck.web.models import ErrorOut
 
@@ -58,10 +60,62 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def error_body(exc: Exception) -> dict[str, Any]:
-    """`{"error": message, "field": name}`; the field is the `name:` prefix scriptdeck messages carry."""
+    """`{"error": message, "field": name}`; the field is the `name:` prefix scriptdeck messages carry.
+
+    Several settings problems add `errors`, one such body each (the first is also `error`/`field`).
+    """
     message = str(exc) or type(exc).__name__
     match = _FIELD.match(message)
-    return {"error": message, "field": match.group(1) if match else None}
+    body: dict[str, Any] = {"error": message, "field": match.group(1) if match else None}
+    if isinstance(exc, SettingsProblems):
+        body["errors"] = [error_body(problem) for problem in exc.problems]
+    return body
+
+
+def validation_body(request: Request, exc: RequestValidationError) -> dict[str, Any]:
+    """The 422 body for a request that does not match the API's schema: the first problem,
+    named like scriptdeck's own errors (`field: rule, got value`), plus pydantic's details."""
+    problems = exc.errors()
+    first = problems[0] if problems else {}
+    kind = first.get("type")
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field: str | None = ".".join(loc) or None
+    if kind == "json_invalid":
+        # The loc's last item is a character offset into the body, not a field.
+        field = None
+        where = _json_position(exc.body, tuple(first.get("loc", ()))[-1:])
+        message = f"invalid JSON {where}: {first.get('ctx', {}).get('error', 'JSON decode error')}"
+    elif kind == "extra_forbidden":
+        allowed = ", ".join(_body_keys(request)) or "none"
+        message = f"{field}: unknown key (this request body takes: {allowed})"
+    else:
+        rule = str(first.get("msg", "invalid value"))
+        message = f"{field or 'request'}: {rule[:1].lower()}{rule[1:]}"
+        value = first.get("input")
+        if isinstance(value, str | int | float | bool) and kind != "missing":
+            message += f", got {describe(value)}"
+    return {"error": message, "field": field, "details": problems if len(str(problems)) < 4000 else None}
+
+
+def _json_position(body: Any, loc_tail: tuple[Any, ...]) -> str:
+    """`at line L, column C` for a character offset into the body (as json's own messages count)."""
+    offset = loc_tail[0] if loc_tail and isinstance(loc_tail[0], int) else None
+    if offset is None:
+        return "in the request body"
+    if not isinstance(body, str):
+        return f"at character {offset}"
+    line = body.count("\n", 0, offset) + 1
+    column = offset - body.rfind("\n", 0, offset)
+    return f"at line {line}, column {column}"
+
+
+def _body_keys(request: Request) -> list[str]:
+    """The keys the route's body model accepts (empty when the route has none we can see)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
 
 
 def status_for(exc: Exception) -> int:
@@ -125,12 +179,7 @@ def create_app(
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or None
-        rule = first.get("msg", "invalid value")
-        return JSONResponse({"error": f"{field or 'request'}: {rule}", "field": field, "details": exc.errors()
-                             if len(str(exc.errors())) < 4000 else None}, status_code=422)
+        return JSONResponse(validation_body(request, exc), status_code=422)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptdeck.errors import NotConnectedError, UnknownServiceError, UserError
+from scriptdeck.errors import NotConnectedError, SettingsError, UnknownServiceError, UserError
 from scriptdeck.plugins.model import Plugin, Service, ServiceKind
 from scriptdeck.plugins.registry import Registry
 from scriptdeck.settings.fields import SettingsSchema
@@ -36,6 +36,28 @@ RUN_END_EVENTS = frozenset({
     "ActionFinished", "ActionError", "ActionCancelled",
     "FormatOpened", "FormatSaved", "FormatFailed", "FormatError", "FormatCancelled",
 })
+
+
+class SettingsProblems(SettingsError):
+    """Every value of a settings request that does not fit its schema; its message is the first's."""
+
+    def __init__(self, problems: list[SettingsError]) -> None:
+        super().__init__(str(problems[0]))
+        self.problems = problems
+
+
+def check_settings(schema: SettingsSchema, values: dict[str, Any]) -> dict[str, Any]:
+    """`schema.coerce_values(values)`, but a failure names every bad value, not only the first."""
+    typed: dict[str, Any] = {}
+    problems: list[SettingsError] = []
+    for key, value in values.items():
+        try:  # one value at a time: coerce_values stops at the first problem
+            typed.update(schema.coerce_values({key: value}))
+        except SettingsError as exc:
+            problems.append(exc)
+    if problems:
+        raise SettingsProblems(problems)
+    return typed
 
 
 @dataclass
@@ -185,14 +207,15 @@ class WebBackend:
         self.host.reload()  # fires PluginsChanged: every open page refreshes
         return self.registry.plugin(plugin_id)
 
-    def service(self, service_id: str) -> Service:
+    def service(self, service_id: str, *, field: str = "service_id") -> Service:
+        """The usable service `service_id`; `field` is the request field the 404 names."""
         for plugin in self.registry.plugins:
             if plugin.shadowed_by is not None:
                 continue
             for service in plugin.services:
                 if service.id == service_id:
                     return service
-        raise UnknownServiceError(f"no service {service_id!r}")
+        raise UnknownServiceError(f"{field}: no service {service_id!r}")
 
     def plugin_of(self, service: Service) -> Plugin:
         return self.registry.plugin(service.plugin_id)
@@ -227,7 +250,7 @@ class WebBackend:
     def save_settings(self, service: Service, direction: str | None, values: dict[str, Any]) -> dict[str, Any]:
         direction = self.direction_for(service, direction)
         schema = service.settings_for(direction)
-        typed = schema.coerce_values(values)  # raises SettingsError naming the field: nothing half-saved
+        typed = check_settings(schema, values)  # raises naming every bad field: nothing half-saved
         key = service.settings_key(direction)
         if service.kind == ServiceKind.AUTOMATION:
             saver = getattr(self.host, "save_settings", None)

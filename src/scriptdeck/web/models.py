@@ -9,11 +9,27 @@ from pydantic import BaseModel, ConfigDict, Field
 JSONValue = Any
 
 
+class ErrorItem(BaseModel):
+    error: str
+    field: str | None = None
+
+
 class ErrorOut(BaseModel):
-    """Every 4xx/5xx body: what went wrong and which field (or header) it concerns."""
+    """Every 4xx/5xx body: what went wrong and which field (or header) it concerns.
+
+    `errors` lists every problem when several were found (settings); `error`/`field` is the first.
+    """
 
     error: str
     field: str | None = None
+    errors: list[ErrorItem] | None = None
+
+
+class RequestBody(BaseModel):
+    """Base of the request bodies: an unknown key is a 422, not silently ignored (a typo, or
+    `{"steps": 5}` sent without its `values` wrapper, would otherwise do nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class SettingFieldOut(BaseModel):
@@ -83,12 +99,12 @@ class SettingsOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class SettingsIn(BaseModel):
+class SettingsIn(RequestBody):
     values: dict[str, JSONValue] = Field(default_factory=dict)
     direction: str | None = None
 
 
-class RunIn(BaseModel):
+class RunIn(RequestBody):
     service: str = Field(min_length=1, max_length=500)
     settings: dict[str, JSONValue] = Field(default_factory=dict)
 
@@ -136,7 +152,7 @@ class PromptsOut(BaseModel):
     prompts: list[PromptOut]
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(RequestBody):
     answer: JSONValue = None
 
 
@@ -156,12 +172,12 @@ class EventsOut(BaseModel):
     events: list[EventOut]
 
 
-class ConnectIn(BaseModel):
+class ConnectIn(RequestBody):
     url: str = Field(default="virtual://", min_length=1, max_length=500)
     baud: int | None = Field(default=None, ge=50, le=4_000_000)
 
 
-class SendIn(BaseModel):
+class SendIn(RequestBody):
     line: str = Field(min_length=1, max_length=256)
 
 
@@ -240,7 +256,7 @@ class PreviewOut(BaseModel):
     layers: list[dict[str, JSONValue]]
 
 
-class SaveIn(BaseModel):
+class SaveIn(RequestBody):
     format: str | None = Field(default=None, max_length=200)
     filename: str | None = Field(default=None, max_length=255)
     settings: dict[str, JSONValue] = Field(default_factory=dict)

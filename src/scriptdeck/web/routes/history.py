@@ -36,7 +36,11 @@ def rerun(run_id: str, b: Backend) -> dict[str, Any]:
     found = b.history_record(run_id)
     if found is None:
         raise UnknownServiceError(f"run_id: no run {run_id!r} in the history")
-    service = b.service(found["service"])
+    try:
+        service = b.service(found["service"])
+    except UnknownServiceError:
+        raise UnknownServiceError(f"run_id: run {run_id!r} used service {found['service']!r}, "
+                                  "which is no longer installed or enabled") from None
     if service.kind == ServiceKind.FORMAT:
         raise UserError("run_id: a format run is repeated by opening or saving the file again")
     schema = service.settings

@@ -16,6 +16,7 @@ from scriptdeck.web.routes import backend
 router = APIRouter(tags=["machine"])
 Backend = Annotated[WebBackend, Depends(backend)]
 _connect_lock = threading.Lock()
+ENDED = frozenset({"done", "cancelled", "failed"})  # PrintJob states after which it cannot change
 
 
 def _state(machine: Any) -> str:
@@ -125,6 +126,8 @@ def print_document(b: Backend) -> dict[str, Any]:
     if current is not None and current["state"] in ("running", "paused"):
         raise StateConflict("job: a print job is already running; cancel it first")
     lines = [line.raw for line in document]
+    if not lines:  # else a job would start and be "done" at once, having sent nothing
+        raise StateConflict("document: the document has no lines to print")
     b.job = machine.print_lines(lines, name=b.documents.name or "document")
     b.hub.emit("PrintStarted", {"name": b.documents.name, "total": len(lines)})
     found = job_json(b)
@@ -140,6 +143,9 @@ def job_control(action: str, b: Backend) -> dict[str, Any]:
         raise StateConflict("job: no print job")
     if action not in ("pause", "resume", "cancel"):
         raise UserError(f"action: expected pause, resume or cancel, got {action!r}")
+    state = str(job.progress.state)
+    if state in ENDED:  # the machine would act on whatever it does now, not on this job
+        raise StateConflict(f"job: the print job {job.name} already ended ({state}); nothing to {action}")
     getattr(job, action)()
     b.hub.emit(f"Print{action.capitalize()}d" if action != "cancel" else "PrintCancelled", {"name": job.name})
     found = job_json(b)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, Response
 
-from scriptdeck.plugins.model import Plugin, Service
+from scriptdeck.plugins.model import Plugin, Service, ServiceKind
 from scriptdeck.web.backend import WebBackend, icon_url_for_plugin, icon_url_for_service
 from scriptdeck.web.icons import SVG_CSP, IconFile, ThemeIcons, bundled_svg, plugin_icon_file
 from scriptdeck.web.models import PluginOut, PluginsOut, ServicesOut
@@ -86,9 +86,9 @@ def disable_plugin(plugin_id: str, b: Backend) -> dict[str, Any]:
 
 
 @router.get("/services", response_model=ServicesOut)
-def list_services(b: Backend, kind: str | None = None) -> dict[str, Any]:
+def list_services(b: Backend, kind: ServiceKind | None = None) -> dict[str, Any]:
     """Usable services (enabled plugins without errors), optionally of one kind."""
-    return {"services": [service_json(s) for s in b.registry.services() if kind is None or str(s.kind) == kind]}
+    return {"services": [service_json(s) for s in b.registry.services() if kind is None or s.kind == kind]}
 
 
 def _icon_response(icon: str | None, folder: Path) -> Response:

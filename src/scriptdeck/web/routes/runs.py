@@ -23,7 +23,7 @@ def start_run(body: RunIn, b: Backend) -> dict[str, Any]:
     Settings are validated before anything starts (400 naming the field). A second automation
     script on the same machine is refused with 409 naming the running one.
     """
-    service = b.service(body.service)
+    service = b.service(body.service, field="service")
     if service.kind == ServiceKind.FORMAT:
         raise UserError("service: format services run through /api/document/open and /api/document/save")
     return b.start_run(service, body.settings)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from scriptdeck.web.backend import WebBackend
+from scriptdeck.web.backend import WebBackend, check_settings
 from scriptdeck.web.models import SettingsIn, SettingsOut
 from scriptdeck.web.routes import backend
 
@@ -27,10 +27,10 @@ def get_settings(service_id: str, b: Backend, direction: str | None = None) -> d
 @router.post("/services/{service_id:path}/settings/validate", response_model=SettingsOut,
              response_model_by_alias=True)
 def validate_settings(service_id: str, body: SettingsIn, b: Backend) -> dict[str, Any]:
-    """Check values without saving (400 naming the first bad field)."""
+    """Check values without saving: a 400 naming the first bad field, with every problem in `errors`."""
     service = b.service(service_id)
     direction = b.direction_for(service, body.direction)
-    service.settings_for(direction).coerce_values(body.values)
+    check_settings(service.settings_for(direction), body.values)
     return b.settings_view(service, direction)
 
 
