@@ -40,6 +40,13 @@ def test_options_from_url() -> None:
         ("virtual://?buffer=many", "option 'buffer' has value 'many'; not a valid int"),
         ("virtual://?faults=melt@3", "option 'faults' has item 'melt@3'"),
         ("virtual://?advanced_ok=maybe", "expected 1 or 0"),
+        ("virtual://?ambient=nan", "option 'ambient' has value 'nan'; must be a finite number"),
+        ("virtual://?heat_rate=inf", "option 'heat_rate' has value 'inf'; must be a finite number"),
+        ("virtual://?move_ms=-inf", "option 'move_ms' has value '-inf'; must be a finite number"),
+        ("virtual://?wait_ms=1e999", "option 'wait_ms' has value '1e999'; must be a finite number"),
+        ("virtual://extra/path", "virtual:// takes no host or path, got 'extra/path'"),
+        ("virtual://host?buffer=3", "virtual:// takes no host or path, got 'host'"),
+        ("virtual:///", "virtual:// takes no host or path, got '/'"),
     ],
 )
 def test_bad_options_name_key_and_value(url: str, match: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from typing import Any
 
@@ -37,6 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"--max-upload-mb: expected a positive number, got {args.max_upload_mb}")
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port: expected 0..65535, got {args.port}")
+    _refuse_port_in_use(args.host, args.port)
     token = args.token or os.environ.get("SCRIPTDECK_TOKEN") or None
     data = _context.data_path(args)
     config = WebConfig(host=args.host, port=args.port, token=token, data_dir=data,
@@ -61,15 +64,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"scriptdeck dashboard on {args.machine}\n    open {url}\n(Ctrl-C to stop)", flush=True)
 
         server.startup = startup  # type: ignore[method-assign]
-        original_exit = server.handle_exit
 
         def handle_exit(sig: int, frame: Any) -> None:
             # End the live event streams at once: uvicorn waits for open connections before it stops.
             app.state.hub.close()
-            original_exit(sig, frame)
+            # Not uvicorn's own handler: it re-raises the signal once shut down, so Ctrl-C, the documented
+            # way to stop, became a KeyboardInterrupt and exit 1; and it makes a second Ctrl-C skip the app's
+            # shutdown, which logs a traceback. Shutting down takes at most timeout_graceful_shutdown.
+            server.should_exit = True
 
         server.handle_exit = handle_exit  # type: ignore[method-assign]
         server.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before uvicorn listens (while connecting to the machine) is a stop too: exit 0
     finally:
         host.close()
     return 0
+
+
+def _refuse_port_in_use(host: str, port: int) -> None:
+    """A busy port, said in terms of --port before anything starts: uvicorn would only log the
+    OSError and exit 3. Binds as asyncio's create_server does (SO_REUSEADDR, IPv6-only sockets),
+    so a port in TIME_WAIT is not called busy; any other bind problem is left to uvicorn."""
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise UserError(
+                        f"--port: port {port} on {host} is already in use; expected a free port "
+                        "(stop the other server, or pass --port 0 to pick a free one)"
+                    ) from None
+                return

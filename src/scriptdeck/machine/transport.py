@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import serial
 
@@ -330,37 +330,61 @@ class SerialObjectTransport:
             self._obj.close()
 
 
-def _int_option(options: dict[str, str], key: str, default: int, url: str) -> int:
-    raw = options.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ProtocolError(f"machine URL {url!r}: option {key!r} has value {raw!r}; not a valid int") from None
+DEFAULT_BAUD = 115200
+
+
+def _baud_option(options: dict[str, str], url: str) -> int:
+    """The URL's ``baud``: any positive integer, because Linux sets nonstandard rates some boards use."""
+    raw = options.get("baud")
+    if raw is None:
+        return DEFAULT_BAUD
+    if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
+        raise ProtocolError(
+            f"machine URL {url!r}: parameter 'baud' has value {raw!r}; expected a positive integer "
+            f"(bits per second, e.g. {DEFAULT_BAUD})"
+        )
+    return int(raw)
+
+
+def _url_port(url: str, parts: SplitResult) -> int:
+    """The PORT of ``scheme://HOST:PORT``, checked here: urlsplit's ``.port`` raises a bare
+    ValueError for "abc" or 99999, and pyserial words a bad socket:// port as a bad logging level."""
+    netloc = parts.netloc.rpartition("@")[2]
+    after_host = netloc[netloc.rfind("]") + 1 :]  # an IPv6 literal's colons are not the port's
+    _, sep, raw = after_host.rpartition(":")
+    if not sep or not raw:
+        raise ProtocolError(f"machine URL {url!r}: no port; expected {parts.scheme}://HOST:PORT")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
+        raise ProtocolError(f"machine URL {url!r}: port has value {raw!r}; expected an integer 1..65535")
+    return int(raw)
 
 
 def open_transport(url: str) -> Transport:
     """Open a link by URL.
 
     - ``virtual://?buffer=16&advanced_ok=1`` — the built-in simulator (see ``virtual.py``)
-    - ``/dev/ttyUSB0?baud=250000``, ``COM3?baud=115200`` — a serial device (default 115200)
+    - ``/dev/ttyUSB0?baud=250000``, ``COM3?baud=115200`` — a serial device (default 115200; any positive rate)
     - ``socket://host:port``, ``rfc2217://host:port``, ``loop://`` — any pyserial URL
     - ``tcp://host:port`` — a plain TCP stream
     """
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    try:
+        parts = urlsplit(url if "://" in url else "")  # a device path is not a URL
+    except ValueError as exc:  # "tcp://[::1" — an unclosed IPv6 bracket
+        raise ProtocolError(f"machine URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
     if scheme == "virtual":
         from scriptdeck.machine.virtual import VirtualTransport
 
         return VirtualTransport.from_url(url)
     if scheme == "tcp":
-        parts = urlsplit(url)
-        if not parts.hostname or not parts.port:
-            raise ProtocolError(f"machine URL {url!r}: expected tcp://HOST:PORT")
-        return SocketTransport(parts.hostname, parts.port)
+        if not parts.hostname:
+            raise ProtocolError(f"machine URL {url!r}: no host; expected tcp://HOST:PORT")
+        return SocketTransport(parts.hostname, _url_port(url, parts))
     if scheme in PYSERIAL_SCHEMES:
+        if scheme in ("socket", "rfc2217"):
+            _url_port(url, parts)
         base, options = split_url(url) if scheme == "loop" else (url, {})
-        baud = _int_option(options, "baud", 115200, url)
+        baud = _baud_option(options, url)
         try:
             obj = serial.serial_for_url(base if scheme == "loop" else url, baudrate=baud, timeout=0.1)
         except (serial.SerialException, ValueError) as exc:
@@ -375,7 +399,7 @@ def open_transport(url: str) -> Transport:
     unknown = set(options) - {"baud"}
     if unknown:
         raise ProtocolError(f"machine URL {url!r}: unknown option(s) {sorted(unknown)}; a device path accepts 'baud'")
-    baud = _int_option(options, "baud", 115200, url)
+    baud = _baud_option(options, url)
     try:
         port = serial.Serial(path, baudrate=baud, timeout=0, write_timeout=None)
     except (serial.SerialException, ValueError, OSError) as exc:

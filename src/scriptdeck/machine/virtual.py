@@ -10,6 +10,7 @@ after a command is executed. ``Firmware`` is pure (bytes in, bytes out, a clock 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field, fields
@@ -93,6 +94,8 @@ class VirtualOptions:
                 except ValueError:
                     kind = "number" if key in cls._FLOAT else "int"
                     raise ProtocolError(f"virtual:// option {key!r} has value {raw!r}; not a valid {kind}") from None
+                if not math.isfinite(number):  # nan is not < 0: the check below would let it through
+                    raise ProtocolError(f"virtual:// option {key!r} has value {raw!r}; must be a finite number")
                 if number < 0:
                     raise ProtocolError(f"virtual:// option {key!r} has value {raw!r}; must be ≥ 0")
                 values[key] = number
@@ -117,7 +120,12 @@ class VirtualTransport(QueueTransport):
 
     @classmethod
     def from_url(cls, url: str) -> VirtualTransport:
-        _, options = split_url(url)
+        base, options = split_url(url)
+        if base.lower() != "virtual://":
+            raise ProtocolError(
+                f"machine URL {url!r}: virtual:// takes no host or path, got {base[len('virtual://'):]!r}; "
+                f"options go in the query, e.g. virtual://?buffer=8"
+            )
         return cls(VirtualOptions.from_query(options), description=url)
 
     # the firmware's side ---------------------------------------------------------------
