@@ -146,6 +146,16 @@ def test_builtin_rejects_settings_and_missing_files(tmp_path: Path) -> None:
         save_document(None, GcodeDocument(), tmp_path / "nowhere" / "x.gcode", GCODE)
 
 
+def test_builtin_open_drops_a_bom_and_refuses_binary_files(tmp_path: Path) -> None:
+    bom, binary = tmp_path / "bom.gcode", tmp_path / "binary.gcode"
+    bom.write_bytes(b"\xef\xbb\xbf" + ODD)
+    binary.write_bytes(b"\x00" * 16)
+    opened = open_document(None, bom, GCODE)
+    assert opened.document is not None and opened.document.to_bytes() == ODD
+    with pytest.raises(UserError, match=r"binary\.gcode: byte offset 0 \(line 1\) is 0x00, a control byte"):
+        open_document(None, binary, GCODE)
+
+
 def test_a_save_failing_halfway_leaves_the_old_file_intact(tmp_path: Path) -> None:
     target = tmp_path / "job.gcode"
     target.write_bytes(b"G28\n")

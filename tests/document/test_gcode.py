@@ -214,6 +214,23 @@ def test_save(tmp_path: Path) -> None:
     assert (tmp_path / "out.gcode").read_bytes() == data
 
 
+def test_from_file_drops_a_leading_bom(tmp_path: Path) -> None:
+    # An editor's encoding mark, not G-code: if kept, line 1 would be sent as "\ufeffG28" (unknown: no homing).
+    path = tmp_path / "bom.gcode"
+    path.write_bytes(b"\xef\xbb\xbfG28\r\nG1 X1\r\n")
+    doc = GcodeDocument.from_file(path)
+    assert doc[0].raw == "G28" and doc.find("G28") == [0]
+    assert doc.to_bytes() == b"G28\r\nG1 X1\r\n" and not doc.changed
+    assert GcodeDocument.from_bytes(b"\xef\xbb\xbfG28").to_bytes() == b"\xef\xbb\xbfG28"  # bytes stay exact
+
+
+def test_from_file_refuses_a_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "b.gcode"
+    path.write_bytes(b"G28\n\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(UserError, match=r"b\.gcode: byte offset 12 \(line 4\) is 0x00, a control byte"):
+        GcodeDocument.from_file(path)
+
+
 _gcodeish = st.lists(
     st.sampled_from([b"G1 X1.5 Y2 E0.1", b"; comment \xff", b"", b"  ", b"\r", b"M104 S200", b"G28", b"\t;x"]),
     max_size=12,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import xor
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,6 +37,28 @@ def test_frame_checksum_is_xor_of_body(n: int, cmd: str) -> None:
 def test_clean_line_strips_comments() -> None:
     assert clean_line("  G1 X5 ; move  ") == "G1 X5"
     assert clean_line("; only a comment") == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "sent"),
+    [
+        ("N5 G1 X3", "G1 X3"),  # CAM output numbers its lines; the sender numbers them again
+        ("G1 Y2*99", "G1 Y2"),
+        ("N6 G1 X3*62 ; move", "G1 X3"),
+        ("n7G28", "G28"),  # Marlin: "N", a digit or "-", digits, blanks
+        ("N-1 M110", "M110"),
+        ("G1 X1 * 12", "G1 X1"),
+        ("N5", ""),
+        ("M110 N0", "M110 N0"),  # a parameter, not a line number
+        ("N0 M110 N0*125", "M110 N0"),
+        ("M117 a*b", "M117 a*b"),  # only a trailing *<digits> is a checksum
+        ("M117 a*b*12", "M117 a*b"),
+        ("NX", "NX"),
+        ("*", "*"),
+    ],
+)
+def test_clean_line_strips_a_line_number_and_checksum(source: str, sent: str) -> None:
+    assert clean_line(source) == sent
 
 
 def test_plain_ok() -> None:

@@ -352,17 +352,17 @@ def open_document(
 
     A plugin format runs in a worker (its messages go to `window`; `progress(value, maximum)`
     follows import_export.progress); a failed run is returned, not raised — see
-    `FormatRun.raise_for_outcome`. A missing file is a UserError. `host` may be None for the
+    `FormatRun.raise_for_outcome`. A missing or binary file is a UserError. `host` may be None for the
     built-in format.
     """
     target = Path(path).expanduser()
     if fmt.builtin:
         _check_builtin_settings(fmt, settings)
         try:
-            data = target.read_bytes()
+            read = GcodeDocument.from_file(target)
         except OSError as exc:
             raise UserError(f"{target}: cannot open: {exc.strerror or exc}") from None
-        return FormatRun(fmt, "open", target, GcodeDocument.from_bytes(data))
+        return FormatRun(fmt, "open", target, read)
     if host is None:
         raise ValueError(f"opening with the plugin format {fmt.id} needs a Host")
     if not target.is_file():

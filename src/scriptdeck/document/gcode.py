@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, overload
 import numpy as np
 
 from scriptdeck.document.lines import Line
+from scriptdeck.document.textfile import read_gcode_bytes
 from scriptdeck.errors import UserError
 
 if TYPE_CHECKING:
@@ -110,8 +111,12 @@ class GcodeDocument:
 
     @classmethod
     def from_file(cls, path: str | Path) -> GcodeDocument:
-        """Read a file in binary mode."""
-        return cls(Path(path).read_bytes())
+        """Read a G-code file in binary mode; UserError if it is not text (see `read_gcode_bytes`).
+
+        A leading UTF-8 byte order mark is dropped (a save writes the file without it): it is an
+        editor's encoding mark, not G-code, and a firmware sent line 1 with it would not know the command.
+        """
+        return cls(read_gcode_bytes(path))
 
     def to_bytes(self) -> bytes:
         """The program as bytes: identical to the input while nothing was edited."""

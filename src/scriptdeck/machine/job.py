@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Sequence
@@ -20,9 +21,17 @@ __all__ = ["JobProgress", "PrintJob", "read_gcode"]
 
 
 def read_gcode(path: Path) -> list[str]:
-    """The commands of a G-code file: comments and blank lines dropped."""
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        return [line for line in (clean_line(raw) for raw in fh) if line]
+    """The commands of a G-code file, as `clean_line` leaves them, blank ones dropped.
+
+    UserError when the file is not text (see `read_gcode_bytes`): the whole file is checked here,
+    before a machine is even asked, so nothing of a binary file is ever sent.
+    """
+    # Imported here: the document package brings numpy (~130 ms), which nothing else in machine needs.
+    from scriptdeck.document.textfile import read_gcode_bytes
+
+    text = read_gcode_bytes(path).decode("utf-8", "replace")
+    # newline=None: lines end at \n, \r\n or a lone \r, as when the file was read in text mode.
+    return [line for line in (clean_line(raw) for raw in io.StringIO(text, newline=None)) if line]
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,11 +42,28 @@ def checksum(data: bytes) -> int:
     return x & 0xFF
 
 
+# A line number and a checksum the source text already carries (CAM output often has them): the
+# sender numbers and checksums every line itself, and Marlin reads a second "N" or "*" as garbage.
+# Marlin skips a leading "N" followed by a digit or "-", its digits, then blanks; "*" ends the command.
+_SOURCE_NUMBER_RE = re.compile(r"^[Nn]-?\d+[ \t]*")
+_SOURCE_CHECKSUM_RE = re.compile(r"[ \t]*\*[ \t]*\d+$")
+
+
 def clean_line(line: str) -> str:
-    """A command as sent: the ``;`` comment and surrounding blanks removed."""
+    """A command as sent: the ``;`` comment, blanks at either end, and a line number and checksum removed.
+
+    >>> clean_line("N5 G1 X3*62 ; move")
+    'G1 X3'
+    >>> clean_line("M110 N0")  # a parameter, not a line number
+    'M110 N0'
+    """
     if ";" in line:
         line = line.split(";", 1)[0]
-    return line.strip()
+    line = line.strip()
+    # Once per line streamed: most lines have neither, and these two tests cost ~40 ns together.
+    if "*" in line or (line and line[0] in "Nn"):
+        line = _SOURCE_CHECKSUM_RE.sub("", _SOURCE_NUMBER_RE.sub("", line, count=1), count=1)
+    return line
 
 
 def frame(number: int, command: str) -> bytes:
