@@ -122,14 +122,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         with cancel_signals():  # SIGTERM too; a second one does not cut the cancel short
             run_id = host.start(service.id, window=CliWindow(), **options)
             try:
-                result = host.wait(run_id)
+                result = _wait(host, run_id)
             except KeyboardInterrupt:
                 print("cancelling...", file=sys.stderr)
                 host.cancel(run_id)
-                result = host.wait(run_id)
+                result = _wait(host, run_id)
             _report(result, args)
             host.close()  # inside the block: closing lets a cancel's abort sequence out to the machine
         return result.exit_status
+
+
+def _wait(host: Host, run_id: str) -> Any:
+    """host.wait in slices: the kernel may hand Ctrl-C or SIGTERM to any of the host's threads,
+    and then Python runs its handler only when the main thread wakes — an untimed wait could
+    ignore the signal until the run ended (seen: a cancelled run ran its 10 s to the end)."""
+    while True:
+        try:
+            return host.wait(run_id, 0.2)
+        except TimeoutError:
+            continue
 
 
 def _report(result: Any, args: argparse.Namespace) -> None:
