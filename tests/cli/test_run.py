@@ -104,3 +104,11 @@ def test_a_machine_that_cannot_be_opened_is_one_error_and_no_run(capsys: pytest.
     assert err.count("unknown option 'nope'") == 1, err
     assert main(["history", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == []
+
+
+def test_doc_that_is_binary_is_refused_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = tmp_path / "job.gcode"
+    doc.write_bytes(b"G28\n\x00\x01\x02binary")
+    assert main(["run", "PostProcess/search-and-replace", "--doc", str(doc), "--set", "find=G28",
+                 "--set", "replace=G28 X"]) == 2
+    assert "control byte" in capsys.readouterr().err

@@ -121,3 +121,9 @@ def test_a_machine_owned_by_someone_else_refuses_the_script(host: Host, plugins:
     assert recorder.for_run(result.run_id, "AutomationScriptError")[0][1]["error"].startswith(
         "MachineBusyError: machine is busy: 'print job benchy' owns it")
     assert host.run("blocked").outcome == "finished"
+
+
+def test_abort_lines_reach_the_machine(make_host: Any) -> None:
+    host = make_host(abort_lines=["M104 S0", "M140 S0"])  # serve/run --abort-line
+    machine = host.machine()
+    assert machine.abort_sequence == ["M108", "M410"] and machine.abort_lines == ["M104 S0", "M140 S0"]

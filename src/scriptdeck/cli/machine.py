@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--flow", choices=("buffered", "pingpong"), default="buffered", help="flow control (default buffered)")
     p.add_argument("--rx-size", type=int, default=128, help="the firmware's receive buffer in bytes (default 128)")
     p.add_argument("--abort-line", action="append", default=[], metavar="GCODE",
-                   help="sent after M410 when the print is cancelled (repeatable), e.g. 'M104 S0'")
+                   help="sent after M108/M410 when the print is cancelled (repeatable), e.g. 'M104 S0'")
     p.set_defaults(handler=cmd_print)
 
 

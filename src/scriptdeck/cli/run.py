@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     p.add_argument("--direction", choices=("open", "save"), help="for a format that can do both")
     p.add_argument("--machine", metavar="URL", help="machine for automation scripts (default virtual://)")
     p.add_argument("--abort-line", action="append", default=[], metavar="GCODE",
-                   help="sent after M410 when the run is cancelled, e.g. 'M104 S0' (repeatable)")
+                   help="sent after M108/M410 when the run is cancelled, e.g. 'M104 S0' (repeatable)")
     p.add_argument("--json-events", action="store_true", help="print each event as one JSON line on stdout")
     p.add_argument("--timeout", type=float, metavar="S",
                    help="give up after S seconds (default: none for automation, 60 for actions/formats; 0 = none)")
@@ -55,13 +55,12 @@ def _host(args: argparse.Namespace, machine: str | None = None) -> Host:
 
 
 def _read_document(path: str) -> Any:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise UserError(f"--doc {path}: {exc.strerror or exc}") from None
     from scriptdeck.document.gcode import GcodeDocument
 
-    return GcodeDocument.from_bytes(data)
+    try:
+        return GcodeDocument.from_file(path)  # refuses a binary file, drops a byte order mark
+    except OSError as exc:
+        raise UserError(f"--doc {path}: {exc.strerror or exc}") from None
 
 
 def _check_out(path: str) -> None:

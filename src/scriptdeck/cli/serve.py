@@ -21,6 +21,8 @@ def register(sub: Any) -> None:
     p.add_argument("--machine", default="virtual://", metavar="URL",
                    help="machine to connect to: virtual:// (default), a device path, socket://host:port ...")
     p.add_argument("--no-connect", action="store_true", help="do not connect to the machine at start")
+    p.add_argument("--abort-line", action="append", default=[], metavar="GCODE",
+                   help="sent after M108/M410 when a run or print is cancelled, e.g. 'M104 S0' (repeatable)")
     p.add_argument("--token", default=None, help="login token (default: $SCRIPTDECK_TOKEN, else a fresh random one)")
     p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="N", help="largest upload accepted (default 200)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
@@ -44,7 +46,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data = _context.data_path(args)
     config = WebConfig(host=args.host, port=args.port, token=token, data_dir=data,
                        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), allowed_hosts=frozenset(args.allow_host))
-    host = Host(data, plugin_paths=args.plugin_path, include_examples=not args.no_examples, machine_url=args.machine)
+    host = Host(data, plugin_paths=args.plugin_path, include_examples=not args.no_examples, machine_url=args.machine,
+                abort_lines=args.abort_line)
     try:
         app = create_app(host, config)  # refuses a non-loopback bind without a token
         if not args.no_connect:
