@@ -283,6 +283,14 @@ def test_open_gcode_and_preview(client: TestClient) -> None:
     assert preview["layers"][0]["paths"]
 
 
+def test_open_a_binary_file_is_refused_naming_the_upload(client: TestClient) -> None:
+    r = client.post("/api/document/open?filename=b.gcode", content=b"G28\n\x00\x01\x02\x03binary\n")
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error.startswith("b.gcode: ") and "control byte" in error, error
+    assert not client.get("/api/document").json()["loaded"]
+
+
 def test_open_svg_through_the_format_plugin(client: TestClient) -> None:
     svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="20mm" height="20mm" viewBox="0 0 20 20"><path d="M2 2 L18 2 L18 18 Z"/></svg>'
     r = client.post("/api/document/open?filename=tri.svg", content=svg)

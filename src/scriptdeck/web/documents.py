@@ -159,7 +159,11 @@ class DocumentSession:
         if service is None:
             if values:
                 raise UserError(f"settings: the G-code format has no settings, got {sorted(values)}")
-            self.set_document(GcodeDocument.from_file(path), name, "opened")
+            try:
+                document = GcodeDocument.from_file(path)
+            except UserError as exc:  # name the upload, not its temporary path on the server
+                raise UserError(str(exc).replace(str(path), name)) from None
+            self.set_document(document, name, "opened")
             return {"document": self.summary(), "run": None, "messages": []}
         schema = service.settings_for("open")
         typed = schema.coerce_values(values)  # 400 naming the field; nothing opened
