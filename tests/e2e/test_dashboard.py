@@ -23,12 +23,17 @@ def open_file(page: Any, name: str, data: bytes, mime: str = "text/plain") -> No
     page.set_input_files("#doc-file", files=[{"name": name, "mimeType": mime, "buffer": data}])
 
 
-def test_run_an_automation_script_and_watch_its_status(page: Any) -> None:
+def run_status_steps(page: Any, pause: str) -> None:
+    """Start the status_steps fixture script from the Scripts page, `pause` seconds between its steps."""
     page.click("#nav a[data-page=scripts]")
     page.click("[data-service=status_steps]")
     page.wait_for_selector("#script-title:text('Status steps')")
-    page.fill("#script-panel input[name=pause]", "0.6")
+    page.fill("#script-panel input[name=pause]", pause)
     page.click("#script-run")
+
+
+def test_run_an_automation_script_and_watch_its_status(page: Any) -> None:
+    run_status_steps(page, "0.6")
     page.wait_for_selector("#script-status-text:text-matches('step [12] of 3')")
     assert page.is_disabled("#script-run")
     shot(page, "scripts-running")
@@ -154,13 +159,19 @@ def hold_back_run_starts(page: Any) -> None:
     page.route("**/api/runs", late)
 
 
+def run_start_answered(page: Any) -> Any:
+    """Waits (as a `with` block) for the held-back answer, so no route callback outlives the test."""
+    return page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/api/runs"), timeout=20_000)
+
+
 def test_a_run_that_ends_before_the_answer_to_its_start_still_shows_its_end(page: Any) -> None:
     hold_back_run_starts(page)
-    page.click("#nav a[data-page=scripts]")
-    page.click("[data-service=status_steps]")
-    page.fill("#script-panel input[name=pause]", "0")
-    page.click("#script-run")
-    page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
+    with run_start_answered(page):
+        run_status_steps(page, "0")
+        # The page follows the run from its Started event: the end shows before the answer comes.
+        page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
+    page.wait_for_timeout(300)  # the late answer (which says "running") must not replace the end
+    assert page.is_visible("#script-status .pill.finished")
     page.unroute("**/api/runs")
 
 
@@ -173,8 +184,9 @@ def test_an_action_that_ends_before_the_answer_to_its_start_still_says_so(page: 
     page.click("[data-service='PostProcess/search-and-replace']")
     dialog = page.wait_for_selector(".action-dialog")
     dialog.query_selector("input[name=find]").fill("^G28$")
-    page.click(".action-dialog [data-role=run]")
-    page.wait_for_selector(".toast :text('finished')", timeout=20_000)
+    with run_start_answered(page):
+        page.click(".action-dialog [data-role=run]")
+        page.wait_for_selector(".toast :text('finished')", timeout=20_000)
     page.unroute("**/api/runs")
 
 
@@ -190,10 +202,7 @@ def test_machine_terminal_history_and_events_pages(page: Any) -> None:
     page.click("#terminal-send")
     page.wait_for_timeout(2500)  # a few temperature samples for the chart
     shot(page, "machine")
-    page.click("#nav a[data-page=scripts]")
-    page.click("[data-service=status_steps]")
-    page.fill("#script-panel input[name=pause]", "0")
-    page.click("#script-run")
+    run_status_steps(page, "0")
     page.wait_for_selector("#script-status .pill.finished", timeout=20_000)
     page.click("#nav a[data-page=history]")
     page.click("#history-table tr[data-run]")
@@ -205,3 +214,91 @@ def test_machine_terminal_history_and_events_pages(page: Any) -> None:
     page.click("#nav a[data-page=events]")
     page.wait_for_selector("#event-feed [data-event=AutomationScriptFinished]")
     shot(page, "events")
+
+
+def start_slow_steps(page: Any) -> None:
+    """Start status_steps with a long pause: it logs step 1, then waits."""
+    run_status_steps(page, "60")
+    page.wait_for_selector("#script-log :text('working on step 1')")
+
+
+def assert_shows_the_running_steps(page: Any) -> None:
+    page.wait_for_selector("#top-run:text('Status steps')")
+    page.click("#nav a[data-page=scripts]")
+    page.click("[data-service=status_steps]")
+    page.wait_for_selector("#script-status .pill.running")
+    page.wait_for_selector("#script-log :text('working on step 1')")
+    page.wait_for_selector("#script-cancel:not([disabled])")
+    assert page.is_disabled("#script-run")
+
+
+def test_a_reloaded_page_and_a_new_tab_still_show_the_running_script(page: Any) -> None:
+    start_slow_steps(page)
+    page.reload()
+    page.wait_for_selector("#live:not(.off)")
+    assert_shows_the_running_steps(page)
+
+    other = page.context.new_page()
+    other.goto(page.url.split("#")[0])
+    assert_shows_the_running_steps(other)
+    other.click("#script-cancel")
+    other.wait_for_selector("#script-status .pill.cancelled", timeout=10_000)
+    page.wait_for_selector("#script-status .pill.cancelled", timeout=10_000)
+    page.wait_for_selector("#top-run.hidden", state="attached")
+    other.close()
+
+
+def test_a_tab_opened_before_the_run_started_follows_it(page: Any) -> None:
+    other = page.context.new_page()
+    other.goto(page.url.split("#")[0] + "#scripts")
+    other.click("[data-service=status_steps]")
+    other.wait_for_selector("#script-status :text('idle')")
+    start_slow_steps(page)
+    other.wait_for_selector("#script-status .pill.running")
+    other.wait_for_selector("#script-log :text('working on step 1')")
+    other.click("#script-cancel:not([disabled])")
+    page.wait_for_selector("#script-status .pill.cancelled", timeout=10_000)
+    other.close()
+
+
+def is_connected(handle: Any) -> bool:
+    return bool(handle.evaluate("el => el.isConnected"))
+
+
+def test_print_job_buttons_survive_the_machine_pages_poll(page: Any) -> None:
+    open_file(page, "dwell.gcode", b"G4 P200\n" * 300)  # a minute of dwells: the job stays up
+    page.wait_for_selector("#doc-name:text('dwell.gcode')")
+    page.click("#doc-print")
+    pause = page.wait_for_selector("#job-pause:not([disabled])")
+    resume = page.query_selector("#job-resume")
+    stats = page.query_selector("#job-stats")
+    first = stats.inner_text()
+    page.wait_for_function("([el, before]) => el.textContent !== before", arg=[stats, first])
+    assert is_connected(pause) and is_connected(stats)  # updated in place, not rebuilt
+
+    # A slow click: mouse-down and mouse-up more than one poll apart.
+    box = pause.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(1500)  # spans at least one poll: the point of this test, not a wait for state
+    page.mouse.up()
+    page.wait_for_selector("#job-state.paused")
+    page.wait_for_selector("#job-resume:not([disabled])")
+    assert is_connected(resume)
+    resume.click()
+    page.wait_for_selector("#job-state.running")
+    page.click("#job-cancel")
+    page.wait_for_selector("#job-cancel[disabled]", state="attached")
+    assert is_connected(pause)
+
+
+def test_terminal_input_is_disabled_while_disconnected(page: Any) -> None:
+    page.wait_for_selector("#machine-state:text('ready')")
+    page.click("#machine-disconnect")
+    page.wait_for_selector("#terminal-input[disabled]")
+    assert "Not connected" in (page.get_attribute("#terminal-input", "placeholder") or "")
+    page.click("#machine-connect")
+    page.wait_for_selector("#terminal-input:not([disabled])")
+    page.fill("#terminal-input", "M114")
+    page.press("#terminal-input", "Enter")
+    page.wait_for_selector("#terminal :text('M114')")

@@ -40,6 +40,31 @@ async function loadDocument() {
   if (app.current === "document") app.pages.document.refresh();
 }
 
+const ENDED = /(Finished|Failed|Error|Cancelled|Opened|Saved)$/;
+
+function renderTopRun() {
+  const top = document.getElementById("top-run");
+  const running = [...app.runs.values()].filter((x) => x.state === "running");
+  top.className = running.length ? "pill running" : "pill hidden";
+  top.textContent = running.length ? `▶ ${running[0].title || running[0].service}${running[0].status ? ": " + running[0].status : ""}` : "";
+}
+
+// Asked after the event stream opens, so nothing can fall between this answer and the first event.
+async function loadRuns() {
+  const known = [...app.runs.values()].filter((r) => r.state === "running").map((r) => r.id);
+  let active;
+  try { active = (await get("/api/runs?active=true")).runs; } catch { return; }  // the next reconnect asks again
+  const ids = new Set(active.map((r) => r.id));
+  for (const id of known) if (!ids.has(id)) app.runs.get(id).state = "done";  // ended while we were not listening
+  for (const r of active) {
+    const mine = app.runs.get(r.id);
+    if (mine && mine.state === "done") continue;  // its end came over the stream after the server answered
+    app.runs.set(r.id, { ...mine, id: r.id, service: r.service, title: r.title, status: r.status, state: "running" });
+  }
+  renderTopRun();
+  for (const p of Object.values(app.pages)) if (p.runs) p.runs();
+}
+
 function show(name) {
   if (!TITLES[name]) name = "machine";
   app.current = name;
@@ -85,6 +110,8 @@ function start() {
   connectEvents((up) => {
     live.classList.toggle("off", !up);
     live.querySelector(".txt").textContent = up ? "live" : "reconnecting…";
+    // Every (re)open: runs that started, or ended, while no stream was listening are only known to the server.
+    if (up) loadRuns();
     if (up && wasDown) { loadServices(); loadDocument(); }
     wasDown = !up;
   });
@@ -103,15 +130,11 @@ function start() {
     if (!env.run_id) return;
     const r = app.runs.get(env.run_id) || { id: env.run_id, state: "running" };
     if (/Started$/.test(env.event)) { r.service = env.payload.id; r.title = env.payload.title || env.payload.label; r.state = "running"; }
-    if (/(Finished|Failed|Error|Cancelled|Opened|Saved)$/.test(env.event)) r.state = "done";
+    if (ENDED.test(env.event)) r.state = "done";
     if (env.event === "AutomationScriptStatusChanged") r.status = env.payload.status;
     app.runs.set(env.run_id, r);
-    const top = document.getElementById("top-run");
-    const running = [...app.runs.values()].filter((x) => x.state === "running");
-    top.classList.toggle("hidden", !running.length);
-    top.className = running.length ? "pill running" : "pill hidden";
-    top.textContent = running.length ? `▶ ${running[0].title || running[0].service}${running[0].status ? ": " + running[0].status : ""}` : "";
-    if (app.current === "history" && /(Finished|Failed|Error|Cancelled|Opened|Saved)$/.test(env.event)) app.pages.history.refresh();
+    renderTopRun();
+    if (app.current === "history" && ENDED.test(env.event)) app.pages.history.refresh();
   });
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
   loadServices().then(() => show(location.hash.slice(1) || "machine"));

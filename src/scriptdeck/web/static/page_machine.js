@@ -11,17 +11,35 @@ export function machinePage(root, app) {
   const connectBtn = h("button", { class: "btn primary", id: "machine-connect", text: "Connect" });
   const disconnectBtn = h("button", { class: "btn", id: "machine-disconnect", text: "Disconnect" });
   const stopBtn = h("button", { class: "btn danger", id: "machine-estop", text: "Emergency stop", title: "M112: halts the firmware; reconnect afterwards" });
-  const info = h("dl", { class: "kv" });
+  // Everything below is built once and updated in place by the 1 s poll: an element rebuilt under
+  // the pointer loses a click whose mouse-down and mouse-up straddle the rebuild (and any text selection).
+  const statePill = h("span", { id: "machine-state" }), ownerDd = h("dd"), firmwareDd = h("dd");
+  const errorDt = h("dt", { class: "hidden", text: "Error" }), errorDd = h("dd", { class: "muted hidden" });
+  const info = h("dl", { class: "kv" }, h("dt", { text: "State" }), h("dd", {}, statePill), h("dt", { text: "Owner" }), ownerDd,
+    h("dt", { text: "Firmware" }), firmwareDd, errorDt, errorDd);
   const connError = h("div", { class: "notice err hidden" });
   const temps = h("div", { class: "temps" });
   const chart = h("canvas", { id: "temp-chart", style: "height:220px" });
-  const axes = h("div", { class: "axes" });
-  const jobBox = h("div");
+  const axisValues = Object.fromEntries(["X", "Y", "Z", "E"].map((a) => [a, h("div", { class: "v", text: "–" })]));
+  const axes = h("div", { class: "axes" }, Object.entries(axisValues).map(([a, v]) => h("div", { class: "axis" }, h("div", { class: "k", text: a }), v)));
+  const jobAction = (action) => post(`/api/machine/job/${action}`).then(refresh).catch((e) => toast("error", "Print job", errorText(e)));
+  const job = {
+    empty: h("p", { class: "muted small", text: "No print job. Print the open document from the Document page." }),
+    name: h("b", { id: "job-name" }), state: h("span", { id: "job-state" }), stats: h("span", { class: "muted small", id: "job-stats" }),
+    bar: h("div", { id: "job-progress" }),
+    pause: h("button", { class: "btn small", id: "job-pause", text: "Pause", onclick: () => jobAction("pause") }),
+    resume: h("button", { class: "btn small", id: "job-resume", text: "Resume", onclick: () => jobAction("resume") }),
+    cancel: h("button", { class: "btn small danger", id: "job-cancel", text: "Cancel", onclick: () => jobAction("cancel") }),
+  };
+  job.view = h("div", { class: "hidden" }, h("div", { class: "row" }, job.name, job.state, h("span", { class: "spacer" }), job.stats),
+    h("div", { class: "progress", style: "margin:.5rem 0" }, job.bar), h("div", { class: "row" }, job.pause, job.resume, job.cancel));
+  const jobBox = h("div", {}, job.empty, job.view);
   const term = h("div", { class: "log term", id: "terminal" });
-  const line = h("input", { type: "text", id: "terminal-input", placeholder: "G28, M105, M114 …", style: "flex:1", spellcheck: "false", autocomplete: "off" });
+  const TERM_HINT = "G28, M105, M114 …", TERM_OFF = "Not connected: connect the machine above to send commands";
+  const line = h("input", { type: "text", id: "terminal-input", placeholder: TERM_HINT, style: "flex:1", spellcheck: "false", autocomplete: "off" });
   const sendBtn = h("button", { class: "btn primary", id: "terminal-send", text: "Send" });
   const termError = h("div", { class: "notice err hidden", id: "terminal-error" });
-  let seq = 0, samples = [], machine = null;
+  let seq = 0, samples = [], machine = null, tempKeys = null, tempEls = {};
 
   root.append(h("div", { class: "grid two" },
     h("div", { class: "card" }, h("h2", {}, "Connection"), h("div", { class: "row" }, url, baud, connectBtn, disconnectBtn), connError,
@@ -64,28 +82,41 @@ export function machinePage(root, app) {
     if (document.activeElement !== url && m.url) url.value = m.url.split("?baud=")[0];
     const connected = !["disconnected", "error"].includes(m.state);
     connectBtn.disabled = connected; disconnectBtn.disabled = !connected; stopBtn.disabled = !connected;
-    sendBtn.disabled = !connected;
-    clear(info, h("dt", { text: "State" }), h("dd", {}, h("span", { class: `pill state-${m.state}`, id: "machine-state", text: m.state })),
-      h("dt", { text: "Owner" }), h("dd", { text: m.owner || "nobody (terminal free)" }),
-      h("dt", { text: "Firmware" }), h("dd", { text: (m.firmware && (m.firmware.FIRMWARE_NAME || m.firmware.name)) || "–" }),
-      m.error ? h("dt", { text: "Error" }) : null, m.error ? h("dd", { class: "muted", text: m.error }) : null);
-    clear(temps, Object.entries(m.temperatures || {}).map(([k, v]) => h("div", { class: "temp" }, h("div", { class: "k", text: k === "T" || k === "T0" ? `Hotend ${k}` : k === "B" ? "Bed" : k }),
-      h("div", {}, h("span", { class: "v", text: v.actual == null ? "–" : `${v.actual.toFixed(1)}°` }), " ", h("span", { class: "tgt", text: v.target ? `→ ${v.target.toFixed(0)}°` : "off" })))));
-    if (!Object.keys(m.temperatures || {}).length) temps.append(h("span", { class: "muted", text: "No temperatures yet." }));
-    clear(axes, ["X", "Y", "Z", "E"].map((a) => h("div", { class: "axis" }, h("div", { class: "k", text: a }), h("div", { class: "v", text: m.position && a in m.position ? m.position[a].toFixed(2) : "–" }))));
+    sendBtn.disabled = !connected; line.disabled = !connected;
+    line.placeholder = connected ? TERM_HINT : TERM_OFF;
+    statePill.className = `pill state-${m.state}`; statePill.textContent = m.state;
+    ownerDd.textContent = m.owner || "nobody (terminal free)";
+    firmwareDd.textContent = (m.firmware && (m.firmware.FIRMWARE_NAME || m.firmware.name)) || "–";
+    errorDt.classList.toggle("hidden", !m.error); errorDd.classList.toggle("hidden", !m.error); errorDd.textContent = m.error || "";
+    renderTemps(m.temperatures || {});
+    for (const [a, v] of Object.entries(axisValues)) v.textContent = m.position && a in m.position ? m.position[a].toFixed(2) : "–";
     renderJob(m.job);
   }
-  function renderJob(job) {
-    if (!job) { clear(jobBox, h("p", { class: "muted small", text: "No print job. Print the open document from the Document page." })); return; }
-    const pct = job.total ? (100 * job.acknowledged) / job.total : 0;
-    const running = job.state === "running", paused = job.state === "paused";
-    clear(jobBox, h("div", { class: "row" }, h("b", { text: job.name }), h("span", { class: `pill ${job.state}`, text: job.state }), h("span", { class: "spacer" }),
-      h("span", { class: "muted small", text: `${job.acknowledged} / ${job.total} lines · ${fmtDuration(job.elapsed)} elapsed · ${fmtDuration(job.remaining)} left` })),
-      h("div", { class: "progress", style: "margin:.5rem 0" }, h("div", { style: `width:${pct.toFixed(1)}%` })),
-      h("div", { class: "row" },
-        h("button", { class: "btn small", disabled: !running, text: "Pause", onclick: () => post("/api/machine/job/pause").then(refresh) }),
-        h("button", { class: "btn small", disabled: !paused, text: "Resume", onclick: () => post("/api/machine/job/resume").then(refresh) }),
-        h("button", { class: "btn small danger", disabled: !(running || paused), text: "Cancel", onclick: () => post("/api/machine/job/cancel").then(refresh) })));
+  function renderTemps(t) {
+    const keys = Object.keys(t).join(",");
+    if (keys !== tempKeys) {  // rebuilt only when a heater comes or goes
+      tempKeys = keys; tempEls = {};
+      clear(temps, Object.keys(t).map((k) => {
+        const v = h("span", { class: "v" }), tgt = h("span", { class: "tgt" });
+        tempEls[k] = { v, tgt };
+        return h("div", { class: "temp" }, h("div", { class: "k", text: k === "T" || k === "T0" ? `Hotend ${k}` : k === "B" ? "Bed" : k }), h("div", {}, v, " ", tgt));
+      }));
+      if (!keys) temps.append(h("span", { class: "muted", text: "No temperatures yet." }));
+    }
+    for (const [k, { actual, target }] of Object.entries(t)) {
+      tempEls[k].v.textContent = actual == null ? "–" : `${actual.toFixed(1)}°`;
+      tempEls[k].tgt.textContent = target ? `→ ${target.toFixed(0)}°` : "off";
+    }
+  }
+  function renderJob(j) {
+    job.empty.classList.toggle("hidden", !!j); job.view.classList.toggle("hidden", !j);
+    if (!j) return;
+    const running = j.state === "running", paused = j.state === "paused";
+    job.name.textContent = j.name;
+    job.state.className = `pill ${j.state}`; job.state.textContent = j.state;
+    job.stats.textContent = `${j.acknowledged} / ${j.total} lines · ${fmtDuration(j.elapsed)} elapsed · ${fmtDuration(j.remaining)} left`;
+    job.bar.style.width = `${(j.total ? (100 * j.acknowledged) / j.total : 0).toFixed(1)}%`;
+    job.pause.disabled = !running; job.resume.disabled = !paused; job.cancel.disabled = !(running || paused);
   }
   async function refresh() {
     try { render(await get("/api/machine")); } catch (e) { /* shown by the next successful poll */ }

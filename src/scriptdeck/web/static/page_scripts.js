@@ -40,6 +40,14 @@ export function scriptsPage(root, app) {
       h("h2", { style: "margin-top:1rem" }, "Log"), h("div", { class: "log", id: "script-log" }),
       h("div", { id: "script-result", style: "margin-top:.8rem" }));
     renderRun();
+    if (runId && !keepRun) refresh();  // what app.runs knows has no log: ask for the whole run
+  }
+
+  // Take on a run of the selected script that this page did not start (another tab, or before a reload).
+  function adopt(id) {
+    if (!selected || id === runId || (run && run.state === "running")) return false;
+    runId = id; refresh();
+    return true;
   }
 
   function showError(e) {
@@ -68,7 +76,7 @@ export function scriptsPage(root, app) {
     try { show(await post(`/api/runs/${runId}/cancel`), seq); } catch (e) { showError(e); }
   }
   function renderRun() {
-    if (!selected) return;
+    if (!selected || !panel.querySelector("#script-status")) return;  // select() renders it once its form is built
     const status = panel.querySelector("#script-status"), log = panel.querySelector("#script-log"), result = panel.querySelector("#script-result");
     const running = run && run.state === "running";
     panel.querySelector("#script-run").disabled = running;
@@ -88,10 +96,18 @@ export function scriptsPage(root, app) {
     const seq = ++fetchSeq;
     try { show(await get(`/api/runs/${runId}`), seq); } catch { /* next event retries */ }
   }
-  on("*", (env) => { if (env.run_id && env.run_id === runId) refresh(); });
+  on("*", (env) => {
+    if (!env.run_id) return;
+    if (env.event === "AutomationScriptStarted" && selected && env.payload && env.payload.id === selected.id && adopt(env.run_id)) return;
+    if (env.run_id === runId) refresh();
+  });
   // Values a script returned (or another tab saved) refresh the form; the last run stays on show.
   on("SettingsSaved", (env) => { if (selected && env.payload && env.payload.id === selected.id && !(run && run.state === "running")) select(selected.id, true); });
   return {
+    runs() {  // app.runs was (re)loaded from the server: the stream may have missed this run's events
+      const active = selected && app.activeRunOf(selected.id);
+      if (!(active && adopt(active.id)) && runId) refresh();
+    },
     services() { renderTiles(); if (selected && !app.services.find((s) => s.id === selected.id)) { selected = null; clear(panel, h("div", { class: "empty", text: "Choose a script on the left." })); } },
     show() { renderTiles(); if (!selected) clear(panel, h("div", { class: "empty", text: "Choose a script on the left to see its settings, run it and follow its status." })); },
   };
