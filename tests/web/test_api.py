@@ -139,6 +139,7 @@ def test_plugins_list_shows_broken_plugins_with_their_errors(client: TestClient)
     assert plugins["Broken"]["status"] == "error"
     assert any("version" in e for e in plugins["Broken"]["errors"])
     assert plugins["Chooser"]["status"] == "ok"
+    assert all(type(p["version"]) is int for p in plugins.values())  # an integer, as plugin.json has it
 
 
 def test_icons_never_break(client: TestClient) -> None:

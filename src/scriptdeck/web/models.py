@@ -63,7 +63,7 @@ class PluginOut(BaseModel):
     id: str
     name: str
     description: str
-    version: float
+    version: int
     author: str
     kind: str
     path: str
