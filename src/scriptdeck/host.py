@@ -15,6 +15,7 @@ progress, another request cancels it or answers its questions): `start()`, `wait
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scriptdeck.errors import MachineBusyError, MachineError
+from scriptdeck.errors import MachineBusyError, MachineError, UserError
 from scriptdeck.machine.machine import Machine
 from scriptdeck.plugins.cache import DiscoveryCache
 from scriptdeck.plugins.model import ServiceKind
@@ -40,7 +41,20 @@ from scriptdeck.runtime.ui import FutureWindow, RecordingWindow, Window
 from scriptdeck.settings.store import DB_NAME, SettingsStore
 
 RESEND_WAIT = 5.0  # seconds to wait for a lease to end before re-sending a script's commands
-DocumentLike = Any  # a GcodeDocument, G-code text, or None
+DocumentLike = Any  # a GcodeDocument, G-code text, its bytes, or None
+
+
+def check_timeout(value: object, name: str = "timeout") -> float | None:
+    """A run's time limit in seconds, or None for the default; UserError naming `name` otherwise.
+
+    ``check_timeout(-1)`` → *timeout has value -1; expected a number of seconds ≥ 0 (0 = no limit)*.
+    """
+    if value is None:
+        return None
+    # bool is an int: True would be a 1 s limit nobody meant
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise UserError(f"{name} has value {value!r}; expected a number of seconds ≥ 0 (0 = no limit)")
+    return float(value)
 
 
 def _document_text(document: DocumentLike) -> str | None:
@@ -48,11 +62,16 @@ def _document_text(document: DocumentLike) -> str | None:
         return None
     if isinstance(document, str):
         return document
-    if isinstance(document, bytes | bytearray):
-        from scriptdeck.document.gcode import GcodeDocument
+    from scriptdeck.document.gcode import GcodeDocument
+    from scriptdeck.document.textfile import gcode_bytes
 
-        return GcodeDocument.from_bytes(bytes(document)).text
-    return str(document.text)
+    if isinstance(document, bytes | bytearray):
+        # Checked as a file's bytes are: a UTF-16 or binary job is refused, not sent to a plugin as mojibake.
+        return GcodeDocument.from_bytes(gcode_bytes(bytes(document), "document")).text
+    if isinstance(document, GcodeDocument):
+        return document.text
+    raise UserError(f"document has type {type(document).__name__}; expected a GcodeDocument, G-code text (str), "
+                    "its bytes, or None")
 
 
 class Host:
@@ -195,11 +214,11 @@ class Host:
         use_last_used: bool = True,
         machine: str | None = None,
     ) -> RunRequest:
-        """Validate a run without starting it (raises UserError: unknown service, bad setting...)."""
+        """Validate a run without starting it (raises UserError: unknown service, bad setting, bad timeout...)."""
         plugin, service = self.registry.find_service(service_ref)
         return self._runner.prepare(
             plugin, service, settings=settings, document_text=_document_text(document), direction=direction,
-            file=file, timeout=timeout, window=window, use_last_used=use_last_used,
+            file=file, timeout=check_timeout(timeout), window=window, use_last_used=use_last_used,
             machine=machine or self.machine_url,
         )
 
@@ -241,8 +260,9 @@ class Host:
 
         - `settings`: per-run values over the stored (and, for actions/formats, last-used) ones;
           text values are parsed as on the command line.
-        - `document`: the G-code job for actions and format saves (a `GcodeDocument` is updated in
-          place, as one undoable step; the new text is also in `result.document_text`).
+        - `document`: the G-code job for actions and format saves: a `GcodeDocument` (updated in
+          place, as one undoable step; the new text is also in `result.document_text`), G-code text,
+          or its bytes (refused, as a file is, when they are not text).
         - `direction` and `file`: for formats, "open" (read `file`) or "save" (write `file`).
         - `timeout`: seconds; default none for automation, 60 for actions and formats; 0 = none.
         - `window`: where messages and questions go (default: a `RecordingWindow` answering defaults).

@@ -112,3 +112,50 @@ def test_doc_that_is_binary_is_refused_before_the_run(tmp_path: Path, capsys: py
     assert main(["run", "PostProcess/search-and-replace", "--doc", str(doc), "--set", "find=G28",
                  "--set", "replace=G28 X"]) == 2
     assert "control byte" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["purge_line", "--doc", "job.gcode"],
+     "--doc: only for an action or a format; purge_line is an automation script"),
+    (["purge_line", "--out", "out.gcode"],
+     "--out: only for an action or a format; purge_line is an automation script"),
+    (["purge_line", "--defaults"],
+     "--defaults: only for an action or a format; purge_line is an automation script"),
+    (["PostProcess/search-and-replace", "--doc", "job.gcode", "--direction", "open"],
+     "--direction: only for a format; PostProcess/search-and-replace is an action"),
+    (["PostProcess/search-and-replace", "--doc", "job.gcode", "--machine", "virtual://"],
+     "--machine: only for an automation script; PostProcess/search-and-replace is an action"),
+    (["PostProcess/search-and-replace", "--doc", "job.gcode", "--abort-line", "M104 S0"],
+     "--abort-line: only for an automation script; PostProcess/search-and-replace is an action"),
+    (["CsvPoints/csv", "--doc", "points.csv", "--machine", "virtual://"],
+     "--machine: only for an automation script; CsvPoints/csv is a format"),
+    (["CsvPoints/csv", "--doc", "points.csv", "--abort-line", "M104 S0"],
+     "--abort-line: only for an automation script; CsvPoints/csv is a format"),
+])
+def test_an_option_that_does_not_apply_to_the_service_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        argv: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "job.gcode").write_text("G28\n")
+    (tmp_path / "points.csv").write_text("0,0\n1,1\n")
+    assert main(["run", *argv]) == 2
+    assert f"error: {message}\n" in capsys.readouterr().err
+    assert main(["history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []  # nothing ran
+    assert not (tmp_path / "out.gcode").exists()
+
+
+def test_the_options_that_apply_are_still_taken(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    points = tmp_path / "points.csv"
+    points.write_text("0,0\n1,1\n")
+    out = tmp_path / "points.gcode"
+    assert main(["run", "CsvPoints/csv", "--direction", "open", "--doc", str(points), "--out", str(out),
+                 "--defaults"]) == 0
+    assert "G1 X1 Y1" in out.read_text()
+    assert main(["run", "purge_line", "--machine", "record://", "--abort-line", "M104 S0", "--timeout", "0"]) == 0
+
+
+@pytest.mark.parametrize("timeout", ["-1", "nan"])
+def test_a_negative_timeout_is_refused(capsys: pytest.CaptureFixture[str], timeout: str) -> None:
+    assert main(["run", "HelloWorld", "--timeout", timeout]) == 2
+    assert "error: --timeout has value" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from scriptdeck.document.gcode import GcodeDocument
+from scriptdeck.errors import UserError
 from scriptdeck.host import Host
 from scriptdeck.runtime.ui import FutureWindow
 
@@ -127,3 +128,40 @@ def test_abort_lines_reach_the_machine(make_host: Any) -> None:
     host = make_host(abort_lines=["M104 S0", "M140 S0"])  # serve/run --abort-line
     machine = host.machine()
     assert machine.abort_sequence == ["M108", "M410"] and machine.abort_lines == ["M104 S0", "M140 S0"]
+
+
+@pytest.mark.parametrize("timeout", ["abc", -1, -0.5, float("nan"), True, [5]])
+def test_a_bad_timeout_is_refused_naming_it(host: Host, plugins: Path, kit: Any, timeout: Any) -> None:
+    kit.plugin_folder(plugins, "Quick", [kit.action_service()], {"main.py": """
+        def main(window, document, settings):
+            pass
+    """})
+    host.reload()
+    with pytest.raises(UserError, match=r"^timeout has value .*; expected a number of seconds ≥ 0 \(0 = no limit\)$"):
+        host.run("Quick", timeout=timeout)
+    with pytest.raises(UserError, match=r"^timeout has value"):
+        host.start("Quick", timeout=timeout)
+    assert host.run("Quick", timeout=0).ok  # 0 = no limit
+    assert host.run("Quick", timeout=2).ok
+    assert host.history.list(10) and all(r["outcome"] == "finished" for r in host.history.list(10))
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    (b"\xff\xfe", r"^document: bytes 0-1 are ff fe, a UTF-16 byte order mark"),
+    (b"G28\n\x00\x01", r"^document: byte offset 4 \(line 2\) is 0x00, a control byte"),
+    (42, r"^document has type int; expected a GcodeDocument, G-code text \(str\), its bytes, or None$"),
+    (["G28"], r"^document has type list; expected a GcodeDocument"),
+])
+def test_a_document_that_is_not_gcode_is_refused_naming_it(host: Host, plugins: Path, kit: Any, document: Any,
+                                                           message: str) -> None:
+    kit.plugin_folder(plugins, "Look", [kit.action_service()], {"main.py": """
+        def main(window, document, settings):
+            window.information(document.text)
+    """})
+    host.reload()
+    with pytest.raises(UserError, match=message):
+        host.run("Look", document=document)
+    assert host.history.list(10) == []  # nothing ran
+    for ok in (b"\xef\xbb\xbfG28\n", bytearray(b"G28\n"), "G28\n", GcodeDocument.from_text("G28\n")):
+        result = host.run("Look", document=ok)
+        assert [m["message"] for m in result.messages] == ["G28\n"]

@@ -7,10 +7,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scriptdeck.cli._signals import cancel_signals
-from scriptdeck.errors import UserError
+from scriptdeck.errors import ProtocolError, UserError
+
+if TYPE_CHECKING:
+    from scriptdeck.machine.transport import Transport
 
 
 def register(sub: Any) -> None:
@@ -77,18 +80,39 @@ def cmd_print(args: argparse.Namespace) -> int:
     from scriptdeck.machine.job import read_gcode
     from scriptdeck.machine.machine import Machine
 
+    if args.rx_size < 0:
+        raise UserError(f"--rx-size has value {args.rx_size}; expected a number of bytes ≥ 0 (0 = no limit)")
     path = Path(args.file)
     try:
         lines = read_gcode(path)
     except OSError as exc:
         raise UserError(f"{path}: {exc.strerror or exc}") from None
-    machine = Machine(args.machine, flow=args.flow, rx_size=args.rx_size, abort_lines=args.abort_line, temp_interval=0)
-    machine.connect()
+    machine = Machine(args.machine, flow=args.flow, rx_size=args.rx_size, abort_lines=args.abort_line, temp_interval=0,
+                      transport_factory=_open_url_checked)
+    try:
+        machine.connect()
+    except _MalformedUrl as exc:
+        raise UserError(f"--machine: {exc}") from None
     with cancel_signals():  # SIGTERM too; a second one does not cut the cancel short
         try:
             return _follow(machine.print_lines(lines, name=path.name), path.name)
         finally:
             machine.disconnect()  # lets a cancel's abort sequence out first
+
+
+class _MalformedUrl(ProtocolError):
+    """The machine URL itself is wrong: bad input (exit 2), unlike a port that cannot be opened (exit 1)."""
+
+
+def _open_url_checked(url: str) -> Transport:
+    from scriptdeck.machine.transport import open_transport
+
+    try:
+        return open_transport(url)
+    except ProtocolError as exc:
+        # open_transport raises ProtocolError only while reading the URL, before anything is
+        # opened; a port or host that cannot be opened is a NotConnectedError.
+        raise _MalformedUrl(str(exc)) from None
 
 
 def _follow(job: Any, name: str) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from scriptdeck.cli import _context
 from scriptdeck.cli._signals import cancel_signals
 from scriptdeck.errors import UserError
-from scriptdeck.host import Host
+from scriptdeck.host import Host, check_timeout
 from scriptdeck.plugins.model import ServiceKind
 from scriptdeck.runtime import events as ev
 from scriptdeck.runtime.machines import RECORD_ONLY
@@ -47,6 +47,27 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(handler=cmd_history)
+
+
+# The service kinds each kind-specific option applies to (docs/runtime.md): given to any other
+# kind it would be ignored without a word, so it is refused instead.
+_ONLY_FOR: dict[str, tuple[str, frozenset[ServiceKind]]] = {
+    "doc": ("--doc", frozenset({ServiceKind.ACTION, ServiceKind.FORMAT})),
+    "out": ("--out", frozenset({ServiceKind.ACTION, ServiceKind.FORMAT})),
+    "direction": ("--direction", frozenset({ServiceKind.FORMAT})),
+    "machine": ("--machine", frozenset({ServiceKind.AUTOMATION})),
+    "abort_line": ("--abort-line", frozenset({ServiceKind.AUTOMATION})),
+    "defaults": ("--defaults", frozenset({ServiceKind.ACTION, ServiceKind.FORMAT})),  # automation keeps no last-used
+}
+_A_KIND = {ServiceKind.AUTOMATION: "an automation script", ServiceKind.ACTION: "an action", ServiceKind.FORMAT: "a format"}
+
+
+def _check_options_apply(args: argparse.Namespace, service_id: str, kind: ServiceKind) -> None:
+    # e.g. "--direction: only for a format; PostProcess/search-and-replace is an action"
+    for dest, (option, kinds) in _ONLY_FOR.items():
+        if getattr(args, dest) and kind not in kinds:
+            allowed = " or ".join(_A_KIND[k] for k in _A_KIND if k in kinds)
+            raise UserError(f"{option}: only for {allowed}; {service_id} is {_A_KIND[kind]}")
 
 
 def _host(args: argparse.Namespace, machine: str | None = None) -> Host:
@@ -96,10 +117,12 @@ def _print_log(envelope: ev.Envelope) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.out:
-        _check_out(args.out)
+    check_timeout(args.timeout, "--timeout")
     with _host(args, args.machine) as host:
         _plugin, service = host.registry.find_service(args.service)
+        _check_options_apply(args, service.id, service.kind)
+        if args.out:
+            _check_out(args.out)
         options: dict[str, Any] = {"timeout": args.timeout, "use_last_used": not args.defaults}
         if service.kind == ServiceKind.FORMAT:
             options.update(_format_options(args, service.can_open, service.can_save))
