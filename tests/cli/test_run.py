@@ -99,7 +99,7 @@ def test_an_unwritable_out_is_refused_before_the_action_runs(tmp_path: Path, cap
 
 
 def test_a_machine_that_cannot_be_opened_is_one_error_and_no_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "purge_line", "--machine", "virtual://?nope=1"]) == 1
+    assert main(["run", "purge_line", "--machine", "virtual://?nope=1"]) == 2  # bad input, as on print
     err = capsys.readouterr().err
     assert err.count("unknown option 'nope'") == 1, err
     assert main(["history", "--json"]) == 0

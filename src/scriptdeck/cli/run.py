@@ -15,7 +15,7 @@ from typing import Any
 
 from scriptdeck.cli import _context
 from scriptdeck.cli._signals import cancel_signals
-from scriptdeck.errors import UserError
+from scriptdeck.errors import ProtocolError, UserError
 from scriptdeck.host import Host, check_timeout
 from scriptdeck.plugins.model import ServiceKind
 from scriptdeck.runtime import events as ev
@@ -134,7 +134,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if service.kind == ServiceKind.AUTOMATION and host.machine_url != RECORD_ONLY:
                 # Connect before the run: a bad URL or an absent printer is one clear error, not a
                 # run in the history that failed with the same message twice.
-                host.machines.machine(host.machine_url)
+                try:
+                    host.machines.machine(host.machine_url)
+                except ProtocolError as exc:  # raised reading the URL, before anything is opened
+                    raise UserError(f"--machine: {exc}") from None
         # Parsed here for the CLI's messages (`--set x`: expected NAME=VALUE); validated again by the host.
         options["settings"] = schema.parse_assignments(args.assignments)
         if args.json_events:
