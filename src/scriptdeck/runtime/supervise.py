@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from scriptdeck.plugins.model import ServiceKind
 from scriptdeck.runtime import events as ev
+from scriptdeck.runtime.gcode_recorder import RecordingPort
 from scriptdeck.runtime.protocol import Outcome
 from scriptdeck.runtime.results import RunResult, coerce_returned, read_automation_return
 
@@ -284,6 +285,8 @@ class Judge:
             return ev.AUTOMATION_FAILED, {"failure_reason": returned.failure_reason}
         port = self.run.port
         if returned.wait_for_buffer and port is not None:
+            if not isinstance(port.target, RecordingPort):  # a machine: its moves may take a while (a heat-up...)
+                self.log("INFO", "the script returned; waiting for the machine to finish its moves")
             port.wait_for_buffer()
             if self.run.abort_reason == "cancel":
                 # Cancelled while the machine ran the script's moves: the quick-stop (M410) let
