@@ -77,6 +77,8 @@ class DocumentSession:
             stats: dict[str, Any] = {}
             try:
                 stats = _stats_json(doc.stats())
+                if stats.get("bounds") is None and stats.get("moves"):
+                    _add_feed_stats(stats, doc)
             except Exception as exc:  # a document the stats cannot read is still a document
                 stats = {"error": str(exc)}
             return {"loaded": True, "name": self.name, "lines": len(doc), "revision": int(doc.revision),
@@ -238,6 +240,36 @@ def _stats_json(stats: Any) -> dict[str, Any]:
         elif isinstance(value, dict) and len(value) <= 32:
             out[key] = value
     return out
+
+
+def _add_feed_stats(stats: dict[str, Any], doc: Any) -> None:
+    """Bounds (and one layer) of a job without extrusion, as its preview (`feed_preview`) draws it.
+
+    The document counts layers and measures bounds by extruding moves, so a plotter, laser or
+    CNC job has none, while the preview shows its feed moves as one layer: the statistics say the
+    same. Same rule as `feed_preview` (a move not in G0 that changes X or Y draws, starting where
+    the previous move ended), vectorised: this runs on every summary.
+    """
+    import numpy as np
+
+    tp = doc.toolpath()
+    moves = np.flatnonzero(tp.is_move)
+    x, y, z = tp.x[moves], tp.y[moves], tp.z[moves]
+    prev = [np.concatenate(([0.0], a[:-1])) for a in (x, y, z)]
+    drawing = (tp.motion[moves] != 0) & ((x != prev[0]) | (y != prev[1]))
+    if not drawing.any():
+        return
+    box = [np.concatenate((a[drawing], p[drawing])) for a, p in zip((x, y, z), prev, strict=True)]
+    lows, highs = [float(a.min()) for a in box], [float(a.max()) for a in box]
+    drawn = np.zeros(tp.is_move.size, bool)
+    drawn[moves[drawing]] = True
+    for line, points in tp.arcs.items():  # arcs bulge past their end points
+        if drawn[line]:
+            lows = [min(lo, float(points[:, k].min())) for k, lo in enumerate(lows)]
+            highs = [max(hi, float(points[:, k].max())) for k, hi in enumerate(highs)]
+    keys = ("min_x", "min_y", "min_z", "max_x", "max_y", "max_z")
+    stats["bounds"] = dict(zip(keys, lows + highs, strict=True))
+    stats["layers"] = stats.get("layers") or 1
 
 
 def preview_json(raw: Any) -> dict[str, Any]:

@@ -71,9 +71,14 @@ export function documentPage(root, app) {
     try {
       const q = new URLSearchParams({ filename: f.name, ...(fmt ? { format: fmt.id } : {}), ...(Object.keys(values).length ? { settings: JSON.stringify(values) } : {}) });
       const r = await api("POST", `/api/document/open?${q}`, undefined, { raw: f });
-      const msgs = (r.messages || []).map((m) => `${m.level}: ${m.message}`);
-      if (r.run && r.run.state !== "finished") note("err", `Could not open ${f.name}: ${r.run.error || r.run.state}${msgs.length ? " — " + msgs.join("; ") : ""}`);
-      else note(msgs.length ? "warn" : "ok", `Opened ${f.name}${msgs.length ? " — " + msgs.join("; ") : ""}`);
+      const failed = r.run && r.run.state !== "finished";
+      const reason = failed ? r.run.error || r.run.state : "";
+      // A failed run's error is also one of its messages: say it once.
+      const msgs = (r.messages || []).filter((m) => !(reason && reason.includes(m.message))).map((m) => `${m.level}: ${m.message}`);
+      const more = msgs.length ? " — " + msgs.join("; ") : "";
+      // The error usually names the file already ("broken.svg: not a readable SVG …").
+      if (failed) note("err", `Could not open ${reason.startsWith(`${f.name}: `) ? reason : `${f.name}: ${reason}`}${more}`);
+      else note(msgs.length ? "warn" : "ok", `Opened ${f.name}${more}`);
       await refresh(true);
     } catch (e) { note("err", errorText(e)); }
   };
@@ -129,9 +134,10 @@ export function documentPage(root, app) {
   }
   function renderStats(d) {
     const s = d.stats || {};
-    const b = s.bounds;
-    const size = b && typeof b === "object" && "min_x" in b
-      ? `${(b.max_x - b.min_x).toFixed(1)} × ${(b.max_y - b.min_y).toFixed(1)} × ${(b.max_z - b.min_z).toFixed(1)} mm` : null;
+    // What gets printed or drawn; a job of travel moves only: where the head goes.
+    const b = [s.bounds, s.travel_bounds].find((x) => x && typeof x === "object" && "min_x" in x);
+    const mm = (lo, hi) => (hi - lo).toFixed(1);
+    const size = b ? [mm(b.min_x, b.max_x), mm(b.min_y, b.max_y), ...(b.max_z > b.min_z ? [mm(b.min_z, b.max_z)] : [])].join(" × ") + " mm" : null;
     const rows = [["File", d.name], ["Lines", d.lines.toLocaleString()], ["Layers", s.layers], ["Moves", s.moves != null ? s.moves.toLocaleString() : null],
       ["Print time", s.estimated_seconds != null ? fmtDuration(s.estimated_seconds) : null],
       ["Filament", s.extrusion_mm ? `${(s.extrusion_mm / 1000).toFixed(2)} m` : null],
