@@ -111,7 +111,7 @@ function start() {
     live.classList.toggle("off", !up);
     live.querySelector(".txt").textContent = up ? "live" : "reconnecting…";
     // Every (re)open: runs that started, or ended, while no stream was listening are only known to the server.
-    if (up) loadRuns();
+    if (up) { loadRuns(); loadPrompts(); }
     if (up && wasDown) { loadServices(); loadDocument(); }
     wasDown = !up;
   });
@@ -139,6 +139,15 @@ function start() {
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
   loadServices().then(() => show(location.hash.slice(1) || "machine"));
   loadDocument();
-  get("/api/prompts").then((r) => r.prompts.forEach((p) => askPrompt({ payload: { ...p, request_id: p.id } }))).catch(() => {});
+}
+
+// Questions plugins are waiting on, as the server has them: asked here if new, closed here if they
+// were answered (or their run ended) while this tab had no stream.
+async function loadPrompts() {
+  let pending;
+  try { pending = (await get("/api/prompts")).prompts; } catch { return; }
+  const ids = new Set(pending.map((p) => String(p.id)));
+  document.querySelectorAll("[data-prompt]").forEach((box) => { if (!ids.has(box.dataset.prompt)) box.closest(".backdrop").remove(); });
+  pending.forEach((p) => askPrompt({ payload: { ...p, request_id: p.id } }));
 }
 start();
