@@ -274,3 +274,12 @@ def test_edits_then_undo_restore_original_bytes(data: bytes, edits: list[tuple[s
     assert restored.to_bytes() == after
     restored.undo()
     assert restored.to_bytes() == data
+
+
+def test_appending_text_that_ends_in_a_newline_adds_no_blank_line() -> None:
+    # A format's open often does document.append(file.read().decode()): the round trip must hold.
+    doc = GcodeDocument()
+    assert doc.append("G28\nG1 X1\n") == 2
+    assert doc.to_bytes() == GcodeDocument.from_text("G28\nG1 X1\n").to_bytes() == b"G28\nG1 X1\n"
+    assert doc.append("\n") == 1  # one blank line, asked for
+    assert doc.to_bytes() == b"G28\nG1 X1\n\n"

@@ -320,7 +320,12 @@ class GcodeDocument:
         items: Iterable[str | Line] = [source] if isinstance(source, str | Line) else source
         out: list[bytes] = []
         for item in items:
-            texts = [item.raw] if isinstance(item, Line) else str(item).split("\n")
+            if isinstance(item, Line):
+                texts = [item.raw]
+            else:
+                texts = str(item).split("\n")
+                if len(texts) > 1 and texts[-1] == "":
+                    texts.pop()  # "a\nb\n" is two lines, as a file holds them, not two and a blank one
             for text in texts:
                 if "\n" in text:
                     raise UserError(f"a Line cannot contain a line break: {text!r}")
