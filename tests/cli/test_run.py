@@ -159,3 +159,28 @@ def test_the_options_that_apply_are_still_taken(tmp_path: Path, capsys: pytest.C
 def test_a_negative_timeout_is_refused(capsys: pytest.CaptureFixture[str], timeout: str) -> None:
     assert main(["run", "HelloWorld", "--timeout", timeout]) == 2
     assert "error: --timeout has value" in capsys.readouterr().err
+
+
+def test_script_status_changes_are_shown_live(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "stepper.py").write_text(textwrap.dedent('''
+        import time
+        __script_id__ = "stepper"
+        __script_title__ = "Stepper"
+
+        class Stepper:
+            def __init__(self, g, logger, settings):
+                self.script_status = None
+
+            def run(self):
+                for step in ("heating", "homing"):
+                    self.script_status = step
+                    time.sleep(0.3)
+                return True, {}
+
+        __script_obj__ = Stepper
+    '''))
+    assert main(["--plugin-path", str(plugins), "run", "stepper", "--machine", "record://"]) == 0
+    err = capsys.readouterr().err
+    assert "status: heating" in err and "status: homing" in err, err

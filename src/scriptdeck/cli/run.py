@@ -109,6 +109,12 @@ def _print_event(envelope: ev.Envelope) -> None:
     sys.stdout.flush()
 
 
+def _print_status(envelope: ev.Envelope) -> None:
+    status = envelope["payload"].get("status")
+    if status:  # the script's script_status, shown live as the contract promises
+        print(f"status: {status}", file=sys.stderr)
+
+
 def _print_log(envelope: ev.Envelope) -> None:
     payload = envelope["payload"]
     print(f"[{payload['level']}] {payload['message']}", file=sys.stderr)
@@ -144,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             host.events.subscribe(_print_event)
         else:
             host.events.subscribe(_print_log, {ev.RUN_LOG})
+            host.events.subscribe(_print_status, {ev.AUTOMATION_STATUS})
         with cancel_signals():  # SIGTERM too; a second one does not cut the cancel short
             run_id = host.start(service.id, window=CliWindow(), **options)
             try:
