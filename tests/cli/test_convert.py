@@ -151,7 +151,9 @@ def test_a_format_raising_fails_the_conversion(env: list[str], tmp_path: Path, c
     odd_plugin(tmp_path / "plugins")
     (tmp_path / "in.odd").write_text("RAISE\n")
     assert convert(env, str(tmp_path / "in.odd"), str(tmp_path / "out.gcode")) == 1
-    assert "ValueError: unreadable header" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ValueError: unreadable header" in err
+    assert "Traceback" in err and "history show" in err, err  # where to look, for the plugin's author
     assert not (tmp_path / "out.gcode").exists()
 
 

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from scriptdeck.cli import _context
 from scriptdeck.document.formats import Format, FormatRegistry, FormatRun, open_document, save_document
-from scriptdeck.errors import SettingsError, UserError
+from scriptdeck.errors import RunError, SettingsError, UserError
 from scriptdeck.runtime.ui import CliWindow
 from scriptdeck.settings.fields import describe
 
@@ -160,5 +160,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _finish(run: FormatRun) -> None:
-    """Raise (exit 1) when the step failed; its messages were already printed as they came."""
-    run.raise_for_outcome()
+    """Raise (exit 1) when the step failed; its messages were already printed as they came.
+
+    A plugin that raised also gets its traceback and the run's id here (what `run` shows): the
+    exception's name alone does not tell the plugin's author where to look."""
+    try:
+        run.raise_for_outcome()
+    except RunError:
+        result = run.result
+        if result is not None:
+            if result.traceback:
+                print(result.traceback.rstrip(), file=sys.stderr)
+            print(f"run {result.run_id[:8]}: `scriptdeck history show {result.run_id[:8]}` has its log",
+                  file=sys.stderr)
+        raise
