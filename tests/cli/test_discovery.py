@@ -112,3 +112,17 @@ def test_list_on_a_fresh_data_dir_opens_no_settings_database(tmp_path: Path) -> 
     data = tmp_path / "data"
     assert main(["--data-dir", str(data), "--no-examples", "list", "--json"]) == 0
     assert not (data / DB_NAME).exists()  # nothing is disabled before the database exists
+
+
+def test_a_skipped_service_is_flagged_by_check_and_named_by_run(tmp_path: Path, plugins: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = json.loads(json.dumps(ACTION))
+    manifest["services"].append({"type": "action", "label": "Other", "script": {"module": "act", "function": "other"}})
+    (plugins / "Tool" / "plugin.json").write_text(json.dumps(manifest))
+    (plugins / "Tool" / "act.py").write_text("def mian(window, document, settings):\n    pass\n\n\n"  # a typo
+                                             "def other(window, document, settings):\n    pass\n")
+    assert main(["check", str(plugins / "Tool")]) == 0  # warnings, not errors
+    assert "ok, but 1 service(s) skipped" in capsys.readouterr().out
+    assert run(tmp_path, plugins, "run", "Tool/pause-at-z") == 2
+    err = capsys.readouterr().err
+    assert "plugin 'Tool' skipped" in err and '"main" is not defined' in err, err

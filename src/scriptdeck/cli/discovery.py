@@ -108,7 +108,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             for message in plugin.warnings:
                 print(f"warning: {message}")
             errors += len(plugin.errors)
-            state = "error" if plugin.errors else "ok"
+            skipped = sum("service skipped" in m for m in plugin.warnings)
+            state = "error" if plugin.errors else "ok" if not skipped else f"ok, but {skipped} service(s) skipped"
             print(f"{plugin.id}: {state} ({len(plugin.errors)} errors, {len(plugin.warnings)} warnings) — {plugin.path}")
     return 1 if errors else 0
 

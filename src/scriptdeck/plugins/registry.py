@@ -146,6 +146,10 @@ class Registry:
                     ids = ", ".join(s.id for s in plugin.services)
                     raise UnknownServiceError(f"plugin {ref!r} has several services; name one of: {ids}")
                 raise UnknownServiceError(f"plugin {ref!r} has no usable service: {'; '.join(plugin.errors)}")
+        prefix = ref.split("/", 1)[0]
+        skipped = [m for p in self.winners() if p.id == prefix for m in p.warnings if "service skipped" in m]
+        if skipped:  # the service the author meant is likely one of these: say why it is missing
+            raise UnknownServiceError(f"no service {ref!r}; plugin {prefix!r} skipped: " + "; ".join(skipped))
         known = ", ".join(s.id for s in self.services()) or "none"
         raise UnknownServiceError(f"no service {ref!r} (available: {known})")
 
