@@ -566,3 +566,11 @@ def test_shipped_example_scripts_load_cleanly_and_run(name: str) -> None:
         assert getattr(module, service.commands.function)(service.settings.defaults()) == ["M155 S2"]
     else:
         assert result["success"] is True and "pad 5: +0.100" in result["success_message"]
+
+
+def test_a_mistyped_magic_variable_is_a_warning(tmp_path: Path) -> None:
+    plugin = load(tmp_path, source() + '\n__scirpt_settings__ = {"x": 1}\n__version__ = "1.0"\n__all__ = []\n')
+    assert plugin.status == PluginStatus.OK
+    assert plugin.warnings == [
+        f"{tmp_path / 'purge.py'}: __scirpt_settings__: not a script variable; did you mean __script_settings__? (ignored)"
+    ]

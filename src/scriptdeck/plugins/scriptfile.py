@@ -127,7 +127,32 @@ def _read(path: Path, root: Path) -> Plugin | _Pending | None:
     description = _first_paragraph(ast.get_docstring(tree) or "")
     if unknown:
         return _Pending(path, unknown, description)
-    return _build(path, root, facts, description)
+    plugin = _build(path, root, facts, description)
+    plugin.warnings.extend(_misspelt_variables(tree, path))
+    return plugin
+
+
+_MAGIC = ("__script_id__", "__script_title__", "__script_obj__", "__script_settings__",
+          "__script_version__", "__script_commands__")
+
+
+def _misspelt_variables(tree: ast.Module, path: Path) -> list[str]:
+    """Top-level dunder names that look like a magic variable mistyped: the host would silently
+    see no settings (say) where the author wrote `__scirpt_settings__`."""
+    import difflib
+
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    out = []
+    for name in dict.fromkeys(names):
+        if name in _MAGIC or not (name.startswith("__") and name.endswith("__")):
+            continue
+        close = difflib.get_close_matches(name, _MAGIC, n=1, cutoff=0.8)
+        if close:
+            out.append(f"{path}: {name}: not a script variable; did you mean {close[0]}? (ignored)")
+    return out
 
 
 def _broken(path: Path, root: Path, message: str, where: str = "") -> Plugin:
