@@ -61,7 +61,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console  # imported here: `list --json` has a tight time budget
     from rich.table import Table
 
-    table = Table(title=f"{len(registry.winners())} plugins", show_lines=False)
+    used, found = len(registry.winners()), len(registry.plugins)
+    title = f"{used} plugin{'s' if used != 1 else ''} in use" + (f" ({found} found)" if found != used else "")
+    table = Table(title=title, show_lines=False)
     for column in ("id", "name", "version", "services", "path", "status"):
         table.add_column(column, overflow="fold")
     for plugin in registry.plugins:
