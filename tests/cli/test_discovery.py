@@ -126,3 +126,18 @@ def test_a_skipped_service_is_flagged_by_check_and_named_by_run(tmp_path: Path, 
     assert run(tmp_path, plugins, "run", "Tool/pause-at-z") == 2
     err = capsys.readouterr().err
     assert "plugin 'Tool' skipped" in err and '"main" is not defined' in err, err
+
+
+def test_settings_set_wins_over_the_last_used_values(tmp_path: Path, plugins: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    job = tmp_path / "job.gcode"
+    job.write_text("G28\n")
+    assert run(tmp_path, plugins, "run", "Tool", "--doc", str(job), "--set", "count=5") == 0  # remembered
+    assert run(tmp_path, plugins, "settings", "Tool", "--set", "count=3", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["values"]["count"] == 3  # what the next run gets
+    assert run(tmp_path, plugins, "run", "Tool", "--doc", str(job)) == 0
+    capsys.readouterr()
+    assert run(tmp_path, plugins, "history", "--json") == 0
+    last = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run(tmp_path, plugins, "history", "show", last["id"], "--json") == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["count"] == 3

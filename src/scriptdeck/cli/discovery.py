@@ -147,11 +147,20 @@ def cmd_settings(args: argparse.Namespace) -> int:
     _, service = _context.registry(args, store).find_service(args.service)
     direction = _direction(service, args.direction)
     schema, key = service.settings_for(direction), service.settings_key(direction)
+    # A run starts from the stored values overlaid by the last-used ones (actions, formats): what is
+    # set here must win over both, and what is shown is what the next run will get.
+    last = store.last_used(key)
     if args.reset:
         store.reset(key)
+        if last:
+            store.remember(key, {})
     if args.assignments:
-        store.update(key, schema.parse_assignments(args.assignments))
-    values, warnings = schema.resolve(store.values(key))
+        parsed = schema.parse_assignments(args.assignments)
+        store.update(key, parsed)
+        if last:
+            store.remember(key, {**last, **parsed})
+    stored = {**store.values(key), **store.last_used(key)}
+    values, warnings = schema.resolve(stored)
     for warning in warnings:
         print(f"warning: {service.id}: {warning}", file=sys.stderr)
     if args.json:
@@ -163,7 +172,6 @@ def cmd_settings(args: argparse.Namespace) -> int:
     table = Table(title=f"{service.label} ({service.id})")
     for column in ("setting", "type", "value", "default"):
         table.add_column(column)
-    stored = store.values(key)
     for f in schema:
         if f.has_value:
             mark = "" if f.name in stored else " (default)"
