@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import traceback
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,17 @@ if TYPE_CHECKING:
     from scriptdeck.runtime.ui import Prompt
 
 CHECKPOINT_INTERVAL = 0.5  # seconds between saves of a running run's log to the history
+# A checkpoint rewrites the kept log: when that gets slow (thousands of records), wait longer so
+# saving takes at most this share of the run's time.
+CHECKPOINT_MAX_SHARE = 0.1
+
+# The log a run keeps (in memory, in its history row, in RunResult.log): the first LOG_HEAD
+# records say how it began, the last LOG_TAIL how it ended, one marker in between counts the
+# rest. A plugin printing in a loop otherwise grows the host's memory and the row without bound
+# (300,000 lines: 690 MB and a 45 MB JSON value). Every record is still published as a RunLog
+# event when it comes; only what is kept is capped.
+LOG_HEAD = 1_000
+LOG_TAIL = 9_000
 
 _FINAL = {
     ServiceKind.AUTOMATION: {"finished": ev.AUTOMATION_FINISHED, "failed": ev.AUTOMATION_FAILED,
@@ -41,6 +53,39 @@ _FINAL = {
     ServiceKind.FORMAT: {"finished": ev.FORMAT_SAVED, "failed": ev.FORMAT_FAILED,
                          "error": ev.FORMAT_ERROR, "cancelled": ev.FORMAT_CANCELLED},
 }
+
+
+class KeptLog:
+    """A run's log capped at LOG_HEAD + LOG_TAIL records; appends to `head` in place while it fits."""
+
+    def __init__(self, head: list[dict[str, Any]]) -> None:
+        self.head = head
+        self.tail: deque[dict[str, Any]] | None = None  # once over the cap: the last LOG_TAIL records
+        self.left_out = 0
+        self._left_out_since = ""  # the time of the first record left out
+
+    def add(self, record: dict[str, Any]) -> None:
+        if self.tail is None:
+            if len(self.head) < LOG_HEAD + LOG_TAIL:
+                self.head.append(record)
+                return
+            self.tail = deque(self.head[LOG_HEAD:], maxlen=LOG_TAIL)
+            del self.head[LOG_HEAD:]
+        if len(self.tail) == self.tail.maxlen:
+            if not self.left_out:
+                self._left_out_since = (self.tail[0] if self.tail else record)["time"]
+            self.left_out += 1
+        self.tail.append(record)
+
+    def records(self) -> list[dict[str, Any]]:
+        """What the run keeps: all records, or the head, one marker record and the tail."""
+        if self.tail is None:  # over the cap, the first record added leaves one out
+            return list(self.head)
+        marker = {"level": "WARNING", "levelno": 30, "time": self._left_out_since,
+                  "message": f"… {self.left_out:,} log records left out "
+                             f"(a run keeps the first {len(self.head):,} and the last {self.tail.maxlen:,})",
+                  "exc_text": None, "logger": "scriptdeck"}
+        return [*self.head, marker, *self.tail]
 
 
 def describe_exit(code: int | None) -> str:
@@ -67,6 +112,9 @@ class Judge:
                                 settings=dict(request.job.settings))
         self._error_type: str | None = None
         self._saved_at = 0.0
+        self._save_cost = 0.0  # seconds the last checkpoint took
+        self._unsaved: set[str] = set()  # the history columns changed since the last checkpoint
+        self._kept_log = KeptLog(self.result.log)
         self._save_timer: threading.Timer | None = None
         self._save_lock = threading.Lock()
         self._log_lock = threading.Lock()
@@ -92,13 +140,15 @@ class Judge:
                   "message": message, "exc_text": exc_text, "logger": logger}
         self._record_log(record)
 
-    def _checkpoint_soon(self) -> None:
-        # Log and status history reach the database while the run goes on (at most every
+    def _checkpoint_soon(self, column: str) -> None:
+        # Log, status history and messages reach the database while the run goes on (at most every
         # CHECKPOINT_INTERVAL s), so a host killed mid-run leaves them in the interrupted row.
         with self._save_lock:
+            self._unsaved.add(column)
             if self._save_timer is not None:
                 return
-            delay = max(0.0, self._saved_at + CHECKPOINT_INTERVAL - time.monotonic())
+            interval = max(CHECKPOINT_INTERVAL, self._save_cost / CHECKPOINT_MAX_SHARE)
+            delay = max(0.0, self._saved_at + interval - time.monotonic())
             self._save_timer = threading.Timer(delay, self._checkpoint)
             self._save_timer.daemon = True
             self._save_timer.start()
@@ -107,12 +157,20 @@ class Judge:
         with self._save_lock:
             self._save_timer = None
             self._saved_at = time.monotonic()
+            columns, self._unsaved = self._unsaved, set()
+        fields: dict[str, Any] = {}
+        if "log" in columns:
+            with self._log_lock:  # the output thread appends meanwhile
+                fields["log"] = self._kept_log.records()
+        if "status_history" in columns:
+            fields["status_history"] = list(self.result.status_history)
+        if "messages" in columns:
+            fields["messages"] = list(self.result.messages)
         try:
-            self.runner.history.checkpoint(self.result.run_id, log=list(self.result.log),
-                                           status_history=list(self.result.status_history),
-                                           messages=list(self.result.messages))
+            self.runner.history.checkpoint(self.result.run_id, **fields)
         except Exception:  # a checkpoint is best effort; the final write happens at finish()
             pass
+        self._save_cost = time.monotonic() - self._saved_at
 
     def output(self, stream: str, line: str) -> None:
         """A line the worker wrote to fd 1 or 2: a record like those of print() (any thread)."""
@@ -120,8 +178,8 @@ class Judge:
 
     def _record_log(self, record: dict[str, Any]) -> None:
         with self._log_lock:
-            self.result.log.append(record)
-            self._checkpoint_soon()
+            self._kept_log.add(record)
+            self._checkpoint_soon("log")
             self.runner.events.publish(ev.RUN_LOG, {"id": self.service.id, "level": record["level"],
                                                     "message": record["message"], "time": record["time"],
                                                     "exc_text": record.get("exc_text")}, self.result.run_id)
@@ -150,7 +208,7 @@ class Judge:
         elif tag == "status" and self.kind == ServiceKind.AUTOMATION:
             status = message[1]
             self.result.status_history.append({"time": ev.now_iso(), "status": status})
-            self._checkpoint_soon()
+            self._checkpoint_soon("status_history")
             self.publish(ev.AUTOMATION_STATUS, {"status": status})
         elif tag == "notify":
             _tag, target, method, args = message
@@ -167,6 +225,7 @@ class Judge:
             if method not in ("warning", "information", "error"):
                 return
             self.result.messages.append({"level": method, "message": text, "title": title, "source": target})
+            self._checkpoint_soon("messages")
             self.runner.events.publish(ev.RUN_MESSAGE, {"id": self.service.id, "level": method, "title": title,
                                                         "message": text, "source": target}, self.result.run_id)
             getattr(self.run.request.window, method)(text, title)
@@ -205,6 +264,9 @@ class Judge:
             name = self._cancelled()
         self._cleanup_temp()
         result = self.result
+        with self._log_lock:  # below the cap, result.log is the kept log already
+            if self._kept_log.left_out:
+                result.log = self._kept_log.records()
         result.ended_at = ev.now_iso()
         if run.port is not None:
             result.gcode = list(run.port.lines)
