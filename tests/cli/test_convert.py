@@ -8,6 +8,7 @@ are written into tmp_path.
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -76,6 +77,9 @@ def test_svg_to_gcode_to_csv_and_back(env: list[str], tmp_path: Path, capsys: py
     assert convert(env, str(tmp_path / "logo.gcode"), str(tmp_path / "logo.csv"), "--set", "save.include_z=false") == 0
     rows = (tmp_path / "logo.csv").read_text().split("\n\n")
     assert rows[0] == "x,y\n5,15\n15,15\n15,5\n5,5\n5,15" and len(rows) == 2
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "logo.csv").stat().st_mode & 0o777 == 0o666 & ~mask  # a plugin's save, not 0600
 
     assert convert(env, str(tmp_path / "logo.csv"), str(tmp_path / "back.nc"), "--set", "open.feed_rate=700") == 0
     back = (tmp_path / "back.nc").read_text()

@@ -46,6 +46,7 @@ __all__ = [
     "FormatRun",
     "atomic_write",
     "open_document",
+    "publish",
     "save_document",
     "window_chooser",
 ]
@@ -264,14 +265,20 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> 
             write(out)
             out.flush()
             os.fsync(out.fileno())  # the rename must never publish a file whose bytes are not on disk
-        try:
-            os.chmod(temp, target.stat().st_mode & 0o7777)
-        except FileNotFoundError:
-            os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, target)
+        publish(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def publish(temp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Rename a finished temp file (created 0600 by mkstemp) over `target`, with the permissions
+    a plain write would give: the existing file's, else 0666 less the umask."""
+    try:
+        os.chmod(temp, Path(target).stat().st_mode & 0o7777)
+    except FileNotFoundError:
+        os.chmod(temp, 0o666 & ~_umask())
+    os.replace(temp, target)
 
 
 def _umask() -> int:

@@ -13,7 +13,6 @@ Event sequences, by kind::
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -331,7 +330,9 @@ class Judge:
         request = run.request
         if request.target_file is not None:
             assert request.job.file_path is not None
-            os.replace(request.job.file_path, request.target_file)
+            from scriptdeck.document.formats import publish  # lazily: it imports numpy
+
+            publish(request.job.file_path, request.target_file)  # the permissions of a plain write, not 0600
         self.result.outcome = "finished"
         return (ev.FORMAT_OPENED if request.job.direction == "open" else ev.FORMAT_SAVED), {}
 
