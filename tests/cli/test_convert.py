@@ -34,6 +34,8 @@ ODD_FORMAT = """
         document.append(text.splitlines())
 
     def write(window, document, file, filename, import_export, settings):
+        if settings["mode"] == "empty":
+            return  # an author's slip: nothing written
         file.write(b"half of it")
         if settings["mode"] == "raise":
             raise OSError("disk full")
@@ -51,7 +53,7 @@ def odd_plugin(root: Path, plugin_id: str = "Odd", extensions: tuple[str, ...] =
         "type": "format", "name": "Odd", "extensions": list(extensions), "slug": slug,
         "open": {"module": "odd", "function": "read"},
         "save": {"module": "odd", "function": "write", "settings": [
-            {"name": "mode", "type": "choice", "choices": ["ok", "raise", "error"], "default": "ok"}]}}]}))
+            {"name": "mode", "type": "choice", "choices": ["ok", "raise", "error", "empty"], "default": "ok"}]}}]}))
     (folder / "odd.py").write_text(textwrap.dedent(ODD_FORMAT))
 
 
@@ -179,3 +181,11 @@ def test_list_shows_every_format(env: list[str], capsys: pytest.CaptureFixture[s
     for text in ("gcode", "SvgImport/svg", "CsvPoints/csv", "gco, g, nc"):
         assert text in out
     assert convert(env) == 2
+
+
+def test_a_save_that_writes_nothing_is_warned_about(env: list[str], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    odd_plugin(tmp_path / "plugins")
+    (tmp_path / "in.gcode").write_text("G1 X1\n")
+    assert convert(env, str(tmp_path / "in.gcode"), str(tmp_path / "out.odd"), "--set", "mode=empty") == 0
+    assert "the format wrote nothing; the file is empty" in capsys.readouterr().err

@@ -164,10 +164,13 @@ def _finish(run: FormatRun) -> None:
 
     A plugin that raised also gets its traceback and the run's id here (what `run` shows): the
     exception's name alone does not tell the plugin's author where to look."""
+    result = run.result
+    for record in (result.log if result is not None else []):
+        if record.get("level") == "WARNING" and record.get("logger") == "scriptdeck":  # the host's own notes
+            print(f"warning: {record['message']}", file=sys.stderr)
     try:
         run.raise_for_outcome()
     except RunError:
-        result = run.result
         if result is not None:
             if result.traceback:
                 print(result.traceback.rstrip(), file=sys.stderr)

@@ -13,6 +13,7 @@ Event sequences, by kind::
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -332,6 +333,8 @@ class Judge:
             assert request.job.file_path is not None
             from scriptdeck.document.formats import publish  # lazily: it imports numpy
 
+            if os.path.getsize(request.job.file_path) == 0:  # likely a save that forgot to write
+                self.log("WARNING", f"{request.target_file}: the format wrote nothing; the file is empty")
             publish(request.job.file_path, request.target_file)  # the permissions of a plain write, not 0600
         self.result.outcome = "finished"
         return (ev.FORMAT_OPENED if request.job.direction == "open" else ev.FORMAT_SAVED), {}
